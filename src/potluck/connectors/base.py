@@ -1,0 +1,71 @@
+"""The connector contract every backend folder implements.
+
+A connector moves Arrow tables in and out of one source system. ``read`` must
+push the request down to the system where it can (columns, entity keys, time
+window) and always honours the whole request: a backend that cannot push a
+predicate down filters after reading, so callers never see extra rows.
+
+Timestamps cross this boundary as ``timestamp[us, tz=UTC]``; naive timestamps
+from a backend are taken as UTC. Driver exceptions never cross it: they are
+translated into :class:`potluck.errors.SourceError` naming the source.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+
+__all__ = ["Connector", "ReadRequest", "WriteMode"]
+
+WriteMode = Literal["replace", "append"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """What to read from one table.
+
+    ``start`` and ``end`` are both inclusive bounds on ``timestamp_column``.
+    ``keys`` restricts ``key_column`` to the given values (``None`` means all).
+    ``columns`` of ``None`` means every column; otherwise exactly these, in order.
+    """
+
+    table: str
+    columns: Sequence[str] | None = None
+    key_column: str | None = None
+    keys: Sequence[str] | None = None
+    timestamp_column: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class Connector(ABC):
+    """One source system. Instances are cheap; connections are opened lazily."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, source: str) -> None:
+        # The logical source name, used in every error message.
+        self.source = source
+
+    @abstractmethod
+    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+        """Write ``data`` to ``table`` (created if absent); return rows written."""
+
+    @abstractmethod
+    def read(self, request: ReadRequest) -> pa.Table:
+        """Read what ``request`` asks for, pushed down where the backend allows."""
+
+    @abstractmethod
+    def schema(self, table: str) -> pa.Schema:
+        """The Arrow schema ``read`` would return for every column of ``table``."""
+
+    def ping(self) -> None:  # noqa: B027 - optional hook, a no-op for embedded files
+        """Raise :class:`SourceError` if the backend cannot be reached."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

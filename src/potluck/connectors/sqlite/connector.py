@@ -1,0 +1,374 @@
+"""SQLite connector: the embedded stand-in for PostgreSQL and SQL Server tables.
+
+Everything a :class:`ReadRequest` asks for is pushed down into one SQL
+statement: the projection, the key filter (``IN (SELECT value FROM
+json_each(?))`` with the keys as a single JSON parameter, so no key is ever
+spliced into SQL text and the statement is the same for 1 or 10,000 keys) and
+the time window (bound parameters). Identifiers are always double-quoted with
+embedded quotes doubled, so table and column names cannot inject SQL.
+
+SQLite only knows INTEGER/REAL/TEXT/BLOB, so each table's exact Arrow schema is
+kept in ``_potluck_schema`` and restored on read. Timestamps are stored as
+INTEGER microseconds since the epoch (UTC): exact, compact and compared as
+integers by the time window; dates as INTEGER days. SQLite turns NaN into NULL
+and loses the sign of -0.0; everything else round-trips exactly.
+
+One connection is opened per call: opening SQLite is microseconds, and it keeps
+the connector thread-safe without locks. Reads use a read-only connection so
+they never create a database file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Self
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import ValidationError
+
+from potluck.connectors.base import Connector, ReadRequest, WriteMode
+from potluck.connectors.sqlite.config import SqliteConfig
+from potluck.errors import (
+    ConfigurationError,
+    PotluckError,
+    RequestError,
+    SourceError,
+    SourceSchemaError,
+)
+
+__all__ = ["SqliteConnector"]
+
+_META = "_potluck_schema"
+_TS = pa.timestamp("us", "UTC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BATCH_ROWS = 50_000  # bounds the Python objects alive during a write
+
+
+def _quote(name: str) -> str:
+    """A SQL identifier that is always read as a name, whatever it contains."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+_AFFINITY: list[tuple[Callable[[pa.DataType], bool], str]] = [
+    (pa.types.is_null, ""),
+    (lambda t: pa.types.is_boolean(t) or pa.types.is_integer(t), "INTEGER"),
+    (lambda t: pa.types.is_date32(t) or pa.types.is_timestamp(t), "INTEGER"),
+    (lambda t: pa.types.is_float32(t) or pa.types.is_float64(t), "REAL"),
+    (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), "TEXT"),
+    (lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t), "BLOB"),
+]
+
+
+def _sql_type(t: pa.DataType) -> str | None:
+    """The column affinity storing ``t`` exactly, or None if unsupported."""
+    return next((affinity for check, affinity in _AFFINITY if check(t)), None)
+
+
+def _storage_type(t: pa.DataType) -> pa.DataType:
+    """The Arrow type of the values SQLite hands back for a column of type ``t``."""
+    if pa.types.is_timestamp(t) or pa.types.is_boolean(t):
+        return pa.int64()
+    if pa.types.is_date32(t):
+        return pa.int32()
+    if pa.types.is_float32(t):
+        return pa.float64()
+    return t
+
+
+def _to_storage(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """Python values sqlite3 can bind, converted column-wise by Arrow."""
+    t = column.type
+    if pa.types.is_timestamp(t) or pa.types.is_date32(t):
+        column = column.cast(_storage_type(t))
+    values: list[Any] = column.to_pylist()
+    return values
+
+
+def _from_storage(values: Sequence[Any], field: pa.Field) -> pa.Array:
+    array = pa.array(values, type=_storage_type(field.type))
+    return array if array.type == field.type else array.cast(field.type)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (_utc(moment) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _normalize(data: pa.Table) -> pa.Table:
+    """Timestamps to ``timestamp[us, UTC]`` (naive = UTC, ns floored), dictionaries decoded."""
+    fields, columns = [], []
+    for field, column in zip(data.schema, data.columns, strict=True):
+        if pa.types.is_dictionary(field.type):
+            column = column.cast(field.type.value_type)
+        if pa.types.is_timestamp(column.type) and column.type != _TS:
+            column = column.cast(pa.timestamp(column.type.unit, "UTC"))
+            if column.type.unit == "ns":
+                column = pc.floor_temporal(column, 1, "microsecond")
+            column = column.cast(_TS)
+        fields.append(pa.field(field.name, column.type, field.nullable, field.metadata))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _schema_json(schema: pa.Schema) -> str:
+    # Readable column list for humans poking at the file; the IPC bytes are exact.
+    return json.dumps(
+        {
+            "columns": [{"name": f.name, "type": str(f.type)} for f in schema],
+            "arrow_ipc": base64.b64encode(schema.serialize().to_pybytes()).decode("ascii"),
+        }
+    )
+
+
+class SqliteConnector(Connector):
+    """Arrow tables in and out of one SQLite database file."""
+
+    kind: ClassVar[str] = "sqlite"
+
+    def __init__(self, source: str, config: SqliteConfig) -> None:
+        super().__init__(source)
+        self.config = config
+
+    @classmethod
+    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
+        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
+        try:
+            config = SqliteConfig.model_validate(dict(options))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigurationError(
+                f"source '{source}' ({cls.kind} connector): invalid options: {problems}"
+            ) from exc
+        return cls(source, config)
+
+    # -- errors and connections ------------------------------------------------
+
+    def _error(self, detail: str, schema: bool = False) -> SourceError:
+        cls = SourceSchemaError if schema else SourceError
+        return cls(self.source, self.kind, detail)
+
+    @contextmanager
+    def _connect(self, *, readonly: bool) -> Iterator[sqlite3.Connection]:
+        """A connection whose driver errors leave as SourceError."""
+        path = self.config.path
+        try:
+            if readonly:
+                conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(path, isolation_level=None)
+            with closing(conn):
+                yield conn
+        except PotluckError:
+            raise
+        except (sqlite3.Error, OSError, OverflowError, pa.ArrowException) as exc:
+            raise self._error(f"{path}: {type(exc).__name__}: {exc}") from exc
+
+    def _check_name(self, table: str) -> None:
+        if "\x00" in table or not table:
+            raise self._error(f"invalid table name {table!r}")
+        if table.lower() == _META:
+            raise self._error(f"table name '{table}' is reserved for potluck's schema metadata")
+
+    def _missing(self, table: str) -> SourceError:
+        return self._error(f"table '{table}' is missing from {self.config.path}")
+
+    def _stored_schema(self, conn: sqlite3.Connection, table: str) -> pa.Schema | None:
+        """The Arrow schema written with ``table``; None if the table does not exist."""
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE", (table,)
+        ).fetchone()
+        if exists is None:
+            return None
+        row = None
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_META,)).fetchone():
+            row = conn.execute(
+                f"SELECT arrow_schema_json FROM {_META} WHERE table_name = ?", (table,)
+            ).fetchone()
+        if row is None:
+            raise self._error(
+                f"table '{table}' was not written by potluck (no Arrow schema in {_META})", True
+            )
+        try:
+            ipc = base64.b64decode(json.loads(row[0])["arrow_ipc"])
+            schema: pa.Schema = pa.ipc.read_schema(pa.py_buffer(ipc))
+        except (ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+            raise self._error(f"corrupt schema metadata for table '{table}': {exc}", True) from exc
+        return schema
+
+    # -- the contract --------------------------------------------------------------
+
+    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+        """Write in one transaction; replace drops and recreates inside it, so a failure keeps the old table."""
+        if mode not in ("replace", "append"):
+            raise RequestError(f"unknown write mode '{mode}' (use 'replace' or 'append')")
+        self._check_name(table)
+        data = _normalize(data)
+        self._check_writable(data.schema)
+        with self._connect(readonly=False) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {_META} ("
+                    "table_name TEXT PRIMARY KEY COLLATE NOCASE, arrow_schema_json TEXT NOT NULL)"
+                )
+                existing = self._stored_schema(conn, table) if mode == "append" else None
+                if existing is None:
+                    self._create(conn, table, data.schema)
+                else:
+                    data = self._conform(data, existing)
+                insert = "INSERT INTO {} ({}) VALUES ({})".format(
+                    _quote(table),
+                    ", ".join(_quote(n) for n in data.column_names),
+                    ", ".join("?" for _ in data.column_names),
+                )
+                for batch in data.to_batches(max_chunksize=_BATCH_ROWS):
+                    conn.executemany(
+                        insert, zip(*(_to_storage(c) for c in batch.columns), strict=True)
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # some errors already rolled back
+                    conn.execute("ROLLBACK")
+                raise
+        return int(data.num_rows)
+
+    def _check_writable(self, schema: pa.Schema) -> None:
+        if not schema.names:
+            raise self._error("cannot write a table without columns", True)
+        lowered = [n.lower() for n in schema.names]  # SQLite names are case-insensitive
+        twice = sorted({n for n in schema.names if lowered.count(n.lower()) > 1})
+        if twice:
+            raise self._error(f"duplicate column name(s) {twice}", True)
+        bad = [f"{f.name} ({f.type})" for f in schema if _sql_type(f.type) is None]
+        if bad or any("\x00" in n for n in schema.names):
+            raise self._error(f"column type(s) SQLite cannot store: {', '.join(bad)}", True)
+
+    def _create(self, conn: sqlite3.Connection, table: str, schema: pa.Schema) -> None:
+        columns = ", ".join(f"{_quote(f.name)} {_sql_type(f.type)}".rstrip() for f in schema)
+        conn.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+        conn.execute(f"CREATE TABLE {_quote(table)} ({columns})")
+        conn.execute(
+            f"INSERT OR REPLACE INTO {_META} (table_name, arrow_schema_json) VALUES (?, ?)",
+            (table, _schema_json(schema)),
+        )
+
+    def _conform(self, data: pa.Table, existing: pa.Schema) -> pa.Table:
+        """Appended data must carry the table's columns (any order), castable to its types."""
+        extra = sorted(set(data.column_names) - set(existing.names))
+        absent = sorted(set(existing.names) - set(data.column_names))
+        if extra or absent:
+            raise self._error(
+                f"appended data does not match the table: missing {absent}, unexpected {extra}",
+                True,
+            )
+        try:
+            return data.select(existing.names).cast(existing)
+        except (pa.ArrowException, ValueError) as exc:
+            raise self._error(f"appended data does not fit the table's types: {exc}", True) from exc
+
+    def schema(self, table: str) -> pa.Schema:
+        if not self.config.path.exists():
+            raise self._missing(table)
+        with self._connect(readonly=True) as conn:
+            schema = self._stored_schema(conn, table)
+        if schema is None:
+            raise self._missing(table)
+        return schema
+
+    def read(self, request: ReadRequest) -> pa.Table:
+        """One SELECT with projection, key filter and time window pushed down, rows in write order."""
+        if not self.config.path.exists():
+            raise self._missing(request.table)
+        with self._connect(readonly=True) as conn:
+            schema = self._stored_schema(conn, request.table)
+            if schema is None:
+                raise self._missing(request.table)
+            names = self._resolve(schema, request)
+            sql, params = self._select(schema, names, request)
+            rows = conn.execute(sql, params).fetchall()
+            target = pa.schema([schema.field(n) for n in names])
+            if not names:  # a zero-column table still has a row count
+                return pa.table({"_": pa.nulls(len(rows))}).select([])
+            columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+            arrays = [_from_storage(v, f) for v, f in zip(columns, target, strict=True)]
+            return pa.Table.from_arrays(arrays, schema=target)
+
+    def _resolve(self, schema: pa.Schema, request: ReadRequest) -> list[str]:
+        """The output columns, after checking every name the request mentions exists."""
+        if isinstance(request.columns, str) or isinstance(request.keys, str):
+            raise RequestError("columns and keys are lists of names, not one string")
+        names = list(schema.names if request.columns is None else request.columns)
+        if len(set(names)) != len(names):
+            raise RequestError(f"columns listed more than once in {names}")
+        if request.keys is not None and request.key_column is None:
+            raise RequestError("keys given without a key_column")
+        windowed = request.start is not None or request.end is not None
+        if windowed and request.timestamp_column is None:
+            raise RequestError("start/end given without a timestamp_column")
+        wanted = [*names, request.key_column, request.timestamp_column]
+        missing = list(dict.fromkeys(n for n in wanted if n is not None and n not in schema.names))
+        if missing:
+            raise self._error(
+                f"table '{request.table}' has no column(s) {', '.join(missing)} "
+                f"(it has: {', '.join(schema.names)})",
+                True,
+            )
+        ts = request.timestamp_column
+        if windowed and ts is not None and not pa.types.is_timestamp(schema.field(ts).type):
+            raise self._error(f"column '{ts}' is {schema.field(ts).type}, not a timestamp", True)
+        return names
+
+    def _select(
+        self, schema: pa.Schema, names: list[str], request: ReadRequest
+    ) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if request.keys is not None and request.key_column is not None:
+            field = schema.field(request.key_column)
+            if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+                raise RequestError(f"cannot filter binary column '{field.name}' by keys")
+            try:  # keys arrive as strings; compare them as the column's type
+                keys = pa.array([k for k in request.keys if k is not None]).cast(field.type)
+            except pa.ArrowException as exc:
+                raise RequestError(
+                    f"keys do not fit column '{field.name}' ({field.type}): {exc}"
+                ) from exc
+            where.append(f"{_quote(field.name)} IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(_to_storage(keys)))
+        ts = _quote(request.timestamp_column or "")
+        if request.start is not None:
+            where.append(f"{ts} >= ?")
+            params.append(_micros(request.start))
+        if request.end is not None:
+            where.append(f"{ts} <= ?")
+            params.append(_micros(request.end))
+        projection = ", ".join(_quote(n) for n in names) or "1"
+        sql = f"SELECT {projection} FROM {_quote(request.table)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        # Write order, via the first rowid alias that no column of the table shadows.
+        taken = {n.lower() for n in schema.names}
+        order = next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)
+        return (sql + f" ORDER BY {order}" if order else sql), params
+
+    def ping(self) -> None:
+        """The database opens and is a SQLite file; or it can be created where configured."""
+        path = self.config.path
+        if path.exists():
+            with self._connect(readonly=True) as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        elif not next(p for p in path.parents if p.exists()).is_dir():
+            raise self._error(f"cannot create {path}: a parent is not a directory")

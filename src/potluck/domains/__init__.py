@@ -1,0 +1,1 @@
+"""Deployments built on potluck; each domain folder is one feature repository."""

@@ -1,0 +1,1 @@
+"""The flagship deployment: healthcare stroke-risk prediction."""

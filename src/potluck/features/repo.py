@@ -1,0 +1,73 @@
+"""``FeatureRepo``: the one place that builds and holds Feast's ``FeatureStore``.
+
+Everything else in potluck talks to this narrow object (apply, resolve,
+retrieve, materialize) instead of passing the 5,000-line ``FeatureStore``
+around. Feast is imported lazily so CLI start-up stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from potluck.errors import ConfigurationError
+from potluck.profiles import feature_store_yaml, repo_config_dict
+from potluck.settings import Settings
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
+
+    from potluck.features.resolve import ResolvedFeatures
+
+__all__ = ["FeatureRepo"]
+
+
+class FeatureRepo:
+    """The feature repository of one profile: its config, registry and stores."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def config(self) -> RepoConfig:
+        from feast.repo_config import RepoConfig
+        from pydantic import ValidationError
+
+        repo_dir = self.settings.repo_dir
+        repo_dir.mkdir(parents=True, exist_ok=True)
+        # Written so the plain `feast` CLI and UI work on the same repo.
+        (repo_dir / "feature_store.yaml").write_text(feature_store_yaml(self.settings))
+        try:
+            return RepoConfig(repo_path=repo_dir, **repo_config_dict(self.settings))
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid feature store config: {exc}") from None
+
+    @cached_property
+    def store(self) -> FeatureStore:
+        from feast import FeatureStore
+
+        return FeatureStore(config=self.config)
+
+    def apply(self, objects: Sequence[Any] | None = None) -> dict[str, int]:
+        """Register the deployment's objects; returns counts per kind."""
+        if objects is None:
+            from potluck.domains.healthcare.features import OBJECTS
+
+            objects = OBJECTS
+        self.store.apply(list(objects))
+        self.store.refresh_registry()
+        project = self.store.project
+        registry = self.store.registry
+        return {
+            "entities": len(registry.list_entities(project)),
+            "feature_views": len(registry.list_feature_views(project)),
+            "on_demand_feature_views": len(registry.list_on_demand_feature_views(project)),
+            "feature_services": len(registry.list_feature_services(project)),
+        }
+
+    def resolve(self, features: str | Sequence[str]) -> ResolvedFeatures:
+        from potluck.features.resolve import resolve_features
+
+        return resolve_features(self.store, features)

@@ -1,0 +1,91 @@
+"""Resolve what a caller asked for (a service name or feature refs) against the registry.
+
+Every unknown reference is collected and reported in one error, instead of
+Feast's first-failure exception. PII-tagged fields are flagged so callers can
+drop them from every output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from potluck.errors import FeatureReferenceError
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+__all__ = ["ResolvedFeatures", "resolve_features"]
+
+
+@dataclass(frozen=True)
+class ResolvedFeatures:
+    """The refs to retrieve, the Feast argument to pass, and what must not be served."""
+
+    refs: list[str]
+    feast_argument: Any  # a FeatureService or a list of refs
+    service: str | None = None
+    pii: frozenset[str] = field(default_factory=frozenset)  # short names of PII fields
+    join_keys: frozenset[str] = field(default_factory=frozenset)
+    on_demand: frozenset[str] = field(default_factory=frozenset)  # names computed at request time
+
+    @property
+    def names(self) -> list[str]:
+        return [ref.split(":", 1)[1] for ref in self.refs]
+
+
+def _catalog(store: FeatureStore) -> tuple[dict[str, Any], dict[str, Any]]:
+    project = store.project
+    views = {v.name: v for v in store.registry.list_feature_views(project, allow_cache=True)}
+    odfvs = {
+        v.name: v for v in store.registry.list_on_demand_feature_views(project, allow_cache=True)
+    }
+    return views, odfvs
+
+
+def resolve_features(store: FeatureStore, features: str | Sequence[str]) -> ResolvedFeatures:
+    """``features`` is a feature service name or a list of ``view:feature`` refs."""
+    views, odfvs = _catalog(store)
+    pii = frozenset(
+        f.name for v in views.values() for f in v.features if f.tags.get("pii") == "true"
+    )
+    if isinstance(features, str):
+        services = {
+            s.name: s for s in store.registry.list_feature_services(store.project, allow_cache=True)
+        }
+        service = services.get(features)
+        if service is None:
+            known = ", ".join(sorted(services)) or "none"
+            raise FeatureReferenceError([features], hint=f"feature services: {known}")
+        refs = [
+            f"{p.name_to_use()}:{f.name}"
+            for p in service.feature_view_projections
+            for f in p.features
+        ]
+        argument: Any = service
+        name: str | None = service.name
+    else:
+        refs, argument, name = list(features), list(features), None
+    unknown = []
+    join_keys: set[str] = set()
+    on_demand: set[str] = set()
+    for ref in refs:
+        view_name, sep, feature = ref.partition(":")
+        view = views.get(view_name) or odfvs.get(view_name)
+        if not sep or view is None or feature not in {f.name for f in view.features}:
+            unknown.append(ref)
+        elif view_name in views:
+            join_keys.update(col.name for col in views[view_name].entity_columns)
+        else:
+            on_demand.add(feature)
+    if unknown:
+        raise FeatureReferenceError(unknown)
+    return ResolvedFeatures(
+        refs=refs,
+        feast_argument=argument,
+        service=name,
+        pii=pii,
+        join_keys=frozenset(join_keys),
+        on_demand=frozenset(on_demand),
+    )

@@ -1,0 +1,1 @@
+"""Model training, MLflow tracking and registry, prediction."""

@@ -1,0 +1,132 @@
+"""Pull one feature view's rows from its own connector, pushing down what we can.
+
+For a historical retrieval a view needs only the entity keys present in the
+entity frame and rows inside ``[min entity time - ttl, max entity time]``;
+that is what goes into the :class:`ReadRequest`, so each system returns the
+smallest slice that can influence the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from feast.feature_view import FeatureView
+from feast.repo_config import RepoConfig
+
+from potluck.connectors import ReadRequest
+from potluck.errors import PotluckError, SourceError
+from potluck.offline.bindings import binding_for, connector_for
+from potluck.offline.source import PotluckSource
+
+__all__ = ["CREATED", "TS", "ViewSlice", "pull_view_slice", "read_source"]
+
+# Internal names of the event and created timestamps inside a pulled slice.
+TS = "__potluck_ts"
+CREATED = "__potluck_created"
+UTC_US = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class ViewSlice:
+    """A view's pulled rows, renamed for the join.
+
+    ``table`` columns: the view's join keys (feature-side names), ``TS``,
+    optionally ``CREATED``, then the requested features under their output names.
+    """
+
+    name: str
+    table: pa.Table
+    join_key_map: dict[str, str]  # feature-side key -> entity frame column
+    ttl: timedelta | None
+    outputs: list[str]
+    has_created: bool
+
+
+def potluck_source(view: FeatureView) -> PotluckSource:
+    source = view.batch_source
+    if not isinstance(source, PotluckSource):
+        raise PotluckError(
+            f"feature view '{view.name}' has a {type(source).__name__} batch source; "
+            "the federated store reads PotluckSource only"
+        )
+    return source
+
+
+def read_source(config: RepoConfig, source: PotluckSource, request: ReadRequest) -> pa.Table:
+    """Read through the source's connector; anything unexpected is named after the source."""
+    connector = connector_for(config, source)
+    try:
+        return connector.read(request)
+    except PotluckError:
+        raise
+    except Exception as exc:  # a driver error the connector did not translate
+        kind = binding_for(config, source).kind
+        raise SourceError(source.source, kind, f"{type(exc).__name__}: {exc}") from None
+
+
+def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if column.type == UTC_US:
+        return column
+    if pa.types.is_timestamp(column.type) and column.type.tz is None:
+        column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
+    return column.cast(UTC_US, safe=False)
+
+
+def pull_view_slice(
+    config: RepoConfig,
+    view: FeatureView,
+    features: Sequence[str],
+    outputs: Sequence[str],
+    entity: pa.Table,
+    start: datetime,
+    end: datetime,
+) -> ViewSlice:
+    """Pull ``features`` of ``view`` for the keys in ``entity`` within ``[start - ttl, end]``."""
+    source = potluck_source(view)
+    join_key_map = dict(view.projection.join_key_map) or {
+        col.name: col.name for col in view.entity_columns
+    }
+    reverse = {feature: column for column, feature in source.field_mapping.items()}
+    key_columns = [reverse.get(key, key) for key in join_key_map]
+    feature_columns = [reverse.get(name, name) for name in features]
+    created = source.created_timestamp_column or None
+    columns = [
+        *key_columns,
+        source.timestamp_field,
+        *([created] if created else []),
+        *feature_columns,
+    ]
+
+    first_key, first_entity_col = next(iter(join_key_map.items()))
+    keys = pc.unique(pc.drop_null(entity[first_entity_col])).to_pylist()
+    ttl = view.ttl if view.ttl and view.ttl > timedelta(0) else None
+    request = ReadRequest(
+        table=source.table,
+        columns=list(dict.fromkeys(columns)),
+        key_column=reverse.get(first_key, first_key),
+        keys=keys,
+        timestamp_column=source.timestamp_field,
+        start=start - ttl if ttl else None,
+        end=end,
+    )
+    raw = read_source(config, source, request)
+
+    names = [*join_key_map, TS, *([CREATED] if created else []), *outputs]
+    arrays = [raw[c] for c in key_columns]
+    arrays.append(_utc(raw[source.timestamp_field]))
+    if created:
+        arrays.append(_utc(raw[created]))
+    arrays.extend(raw[c] for c in feature_columns)
+    table = pa.Table.from_arrays(arrays, names=names)
+    return ViewSlice(
+        name=view.projection.name_to_use(),
+        table=table,
+        join_key_map=join_key_map,
+        ttl=ttl,
+        outputs=list(outputs),
+        has_created=created is not None,
+    )

@@ -1,0 +1,1 @@
+"""Materialization into the online store and online reads."""
