@@ -14,7 +14,10 @@ a stack trace.
     │   └── SourceSchemaError       422  a source lacks the columns/types it was declared with
     ├── RequestError                422  a request is malformed
     │   ├── EntityFrameError        422  entity frame lacks join keys / timestamp, bad types
-    │   └── FeatureReferenceError   404  unknown feature views / features / services
+    │   ├── FeatureReferenceError   404  unknown feature views / features / services
+    │   └── InvalidInputError       422  several problems with one input, all listed
+    ├── AuthenticationError         401  no or an unknown API key
+    ├── PermissionDeniedError       403  the API key lacks the scope an action needs
     ├── NotFoundError               404  an unknown object (model, job, ...)
     └── ModelError                  422  training / prediction cannot proceed
 """
@@ -24,12 +27,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "AuthenticationError",
     "ConfigurationError",
     "DriverMissingError",
     "EntityFrameError",
     "FeatureReferenceError",
+    "InvalidInputError",
     "ModelError",
     "NotFoundError",
+    "PermissionDeniedError",
     "PotluckError",
     "RequestError",
     "SourceError",
@@ -105,6 +111,29 @@ class FeatureReferenceError(RequestError):
         self.unknown = sorted(set(unknown))
         listed = ", ".join(self.unknown)
         super().__init__(f"unknown feature reference(s): {listed}" + (f" ({hint})" if hint else ""))
+
+
+class InvalidInputError(RequestError):
+    """One input with several problems: every one is listed, in the message and in ``problems``."""
+
+    code = "invalid_input"
+
+    def __init__(self, what: str, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"invalid {what}: " + "; ".join(self.problems))
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "problems": self.problems}
+
+
+class AuthenticationError(PotluckError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(PotluckError):
+    status_code = 403
+    code = "forbidden"
 
 
 class NotFoundError(PotluckError):

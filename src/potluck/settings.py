@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,7 @@ __all__ = [
     "RedisSettings",
     "S3Settings",
     "Settings",
+    "SourceOverride",
     "get_settings",
     "today_utc",
 ]
@@ -35,8 +37,19 @@ class PostgresSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 55432
     user: str = "postgres"
-    password: str = ""
+    password: str = Field(default="", repr=False)
     database: str = "potluck"
+    # MLflow's tables live in a database of their own (created by `potluck services up`).
+    mlflow_database: str = "mlflow"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+
+    def sqlalchemy_url(self, database: str | None = None) -> str:
+        """``postgresql+psycopg://`` URL (psycopg 3) for Feast's SQL registry and MLflow."""
+        auth = quote(self.user, safe="") + (
+            ":" + quote(self.password, safe="") if self.password else ""
+        )
+        name = quote(database or self.database, safe="")
+        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{name}?sslmode={self.sslmode}"
 
 
 class RedisSettings(BaseModel):
@@ -49,8 +62,20 @@ class S3Settings(BaseModel):
     endpoint_url: str = "http://127.0.0.1:55000"
     bucket: str = "potluck"
     access_key: str = "potluck"
-    secret_key: str = "potluck-secret"
+    secret_key: str = Field(default="potluck-secret", repr=False)
     region: str = "us-east-1"
+
+
+class SourceOverride(BaseModel):
+    """Rebinds one logical source to another connector kind, whatever the profile says.
+
+    ``POTLUCK_SOURCES__patient_demographics__KIND=postgres`` is enough: without
+    ``options`` the profile fills in the kind's usual options (the PostgreSQL or
+    S3 settings, or a path under the data folder for the embedded kinds).
+    """
+
+    kind: str
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -59,6 +84,8 @@ class Settings(BaseSettings):
     )
 
     profile: Literal["embedded", "services"] = "embedded"
+    # "default": the profile's store (embedded: SQLite, services: Redis).
+    online_store: Literal["default", "sqlite", "redis"] = "default"
     home: Path = Field(
         default=Path("potluck_home"), description="where data, registry and models live"
     )
@@ -69,6 +96,16 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = PostgresSettings()
     redis: RedisSettings = RedisSettings()
     s3: S3Settings = S3Settings()
+    # logical source -> another connector (see SourceOverride); how the services profile
+    # runs while MongoDB / SQL Server are not reachable.
+    sources: dict[str, SourceOverride] = Field(default_factory=dict)
+    services_dir: Path = Field(
+        default=Path(".services"), description="data of the servers `potluck services up` starts"
+    )
+    # REST API bearer keys: key -> comma-separated scopes ("read", "write"), e.g.
+    # POTLUCK_API_KEYS='{"dev-read":"read","dev-write":"read,write"}'. None set: every
+    # authenticated endpoint answers 401.
+    api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -80,7 +117,27 @@ class Settings(BaseSettings):
 
     @property
     def mlflow_uri(self) -> str:
+        if self.profile == "services":
+            return self.postgres.sqlalchemy_url(self.postgres.mlflow_database)
         return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifact_location(self) -> str:
+        """Where a new MLflow experiment keeps its artifacts (S3 on the services profile)."""
+        if self.profile == "services":
+            return f"s3://{self.s3.bucket}/mlflow"
+        return self.mlflow_artifacts.as_uri()
+
+    def mlflow_environment(self) -> dict[str, str]:
+        """Environment MLflow's S3 artifact store reads (boto3); empty when embedded."""
+        if self.profile != "services":
+            return {}
+        return {
+            "MLFLOW_S3_ENDPOINT_URL": self.s3.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.s3.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3.secret_key,
+            "AWS_DEFAULT_REGION": self.s3.region,
+        }
 
     @property
     def mlflow_artifacts(self) -> Path:

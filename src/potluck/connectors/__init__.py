@@ -22,6 +22,11 @@ KINDS: dict[str, str] = {
     "sqlite": "potluck.connectors.sqlite.connector:SqliteConnector",
     "parquet": "potluck.connectors.parquet.connector:ParquetConnector",
     "jsonl": "potluck.connectors.jsonl.connector:JsonlConnector",
+    "spark": "potluck.connectors.spark.connector:SparkConnector",
+    "mongodb": "potluck.connectors.mongodb.connector:MongoConnector",
+    "mssql": "potluck.connectors.mssql.connector:MssqlConnector",
+    "postgres": "potluck.connectors.postgres.connector:PostgresConnector",
+    "s3": "potluck.connectors.s3.connector:S3Connector",
 }
 
 
@@ -30,7 +35,9 @@ def open_connector(source: str, kind: str, options: Mapping[str, Any]) -> Connec
     target = KINDS.get(kind)
     if target is None:
         known = ", ".join(sorted(KINDS))
-        raise ConfigurationError(f"source '{source}': unknown connector kind '{kind}' (known: {known})")
+        raise ConfigurationError(
+            f"source '{source}': unknown connector kind '{kind}' (known: {known})"
+        )
     module_name, class_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     connector: Connector = cls.from_options(source, options)

@@ -38,13 +38,13 @@ import pyarrow.compute as pc
 from potluck.domains.healthcare.schema import ENGINEERED_SCHEMAS, JOIN_KEY
 from potluck.engineering import functions as fn
 
-__all__ = ["compute", "snapshot_times"]
+__all__ = ["INPUTS", "SNAPSHOT_SCHEMA", "compute", "features", "snapshot_times"]
 
 TS = pa.timestamp("us", tz="UTC")
 SNAPSHOT_SCHEMA = pa.schema([(JOIN_KEY, pa.string()), ("event_timestamp", TS)])
 
 # source -> (timestamp column, columns taken from the latest row at or before t)
-_INPUTS: dict[str, tuple[str, list[str]]] = {
+INPUTS: dict[str, tuple[str, list[str]]] = {
     "patient_demographics": ("registration_date", ["date_of_birth"]),
     "clinical_measurements": ("visit_date", ["avg_glucose_level", "bmi"]),
     "lifestyle_data": ("event_timestamp", ["smoking_status"]),
@@ -81,7 +81,7 @@ def snapshot_times(outcomes: pa.Table, as_of: datetime) -> pa.Table:
 
 def _latest_sql(source: str) -> str:
     """The source's rows, one per (patient, timestamp): the last in table order."""
-    ts, _ = _INPUTS[source]
+    ts, _ = INPUTS[source]
     return (
         f"(SELECT * FROM {source} WHERE {ts} IS NOT NULL "
         f"QUALIFY row_number() OVER (PARTITION BY {JOIN_KEY}, {ts} ORDER BY _src DESC) = 1)"
@@ -96,7 +96,7 @@ def _joined(tables: Mapping[str, pa.Table], snapshots: pa.Table) -> pd.DataFrame
         con.register("snaps", snaps.append_column("_row", pa.array(np.arange(len(snaps)))))
         select = ["s._row", f"s.{JOIN_KEY}", "s.event_timestamp"]
         joins = []
-        for i, (source, (ts, cols)) in enumerate(_INPUTS.items()):
+        for i, (source, (ts, cols)) in enumerate(INPUTS.items()):
             table = tables[source].select(list(dict.fromkeys([JOIN_KEY, ts, *cols])))
             table = table.append_column("_src", pa.array(np.arange(len(table))))
             con.register(source, table)
@@ -129,7 +129,13 @@ def _joined(tables: Mapping[str, pa.Table], snapshots: pa.Table) -> pd.DataFrame
 def compute(tables: Mapping[str, pa.Table], snapshots: pa.Table) -> dict[str, pa.Table]:
     """``computed_risk_metrics`` and ``hospitalization_metrics`` (ENGINEERED_SCHEMAS), one row
     per snapshot row, every value computed as of that row's ``event_timestamp``."""
-    df = _joined(tables, snapshots)
+    return features(_joined(tables, snapshots))
+
+
+def features(df: pd.DataFrame) -> dict[str, pa.Table]:
+    """The engineered tables from the point-in-time inputs (one row per snapshot: patient_id,
+    event_timestamp, every INPUTS column, last_stroke_date). Shared by both engines, so the
+    pandas/DuckDB and Spark engines apply the very same feature definitions."""
     t = df["event_timestamp"]
     age = fn.age(df["date_of_birth"], t)
     conditions = fn.condition_count(df["hypertension"], df["heart_disease"], df["diabetes"])

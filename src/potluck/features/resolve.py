@@ -29,6 +29,7 @@ class ResolvedFeatures:
     pii: frozenset[str] = field(default_factory=frozenset)  # short names of PII fields
     join_keys: frozenset[str] = field(default_factory=frozenset)
     on_demand: frozenset[str] = field(default_factory=frozenset)  # names computed at request time
+    ttl_seconds: dict[str, float] = field(default_factory=dict)  # feature name -> its view's TTL
 
     @property
     def names(self) -> list[str]:
@@ -70,6 +71,7 @@ def resolve_features(store: FeatureStore, features: str | Sequence[str]) -> Reso
     unknown = []
     join_keys: set[str] = set()
     on_demand: set[str] = set()
+    ttl_seconds: dict[str, float] = {}
     for ref in refs:
         view_name, sep, feature = ref.partition(":")
         view = views.get(view_name) or odfvs.get(view_name)
@@ -77,6 +79,9 @@ def resolve_features(store: FeatureStore, features: str | Sequence[str]) -> Reso
             unknown.append(ref)
         elif view_name in views:
             join_keys.update(col.name for col in views[view_name].entity_columns)
+            ttl = views[view_name].ttl
+            if ttl and ttl.total_seconds() > 0:
+                ttl_seconds[feature] = ttl.total_seconds()
         else:
             on_demand.add(feature)
     if unknown:
@@ -88,4 +93,5 @@ def resolve_features(store: FeatureStore, features: str | Sequence[str]) -> Reso
         pii=pii,
         join_keys=frozenset(join_keys),
         on_demand=frozenset(on_demand),
+        ttl_seconds=ttl_seconds,
     )

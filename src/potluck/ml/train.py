@@ -1,24 +1,50 @@
-"""Train a classifier on a point-in-time training set, split by time.
+"""Train a classifier or regressor on a point-in-time training set, split by time.
 
 Categorical features are ordinal-encoded with missing/unknown values kept as
-NaN, which both gradient-boosting back-ends treat as "missing" natively; no
-imputation hides a TTL gap from the model.
+NaN, which every gradient-boosting back-end here (scikit-learn, XGBoost,
+LightGBM) treats as "missing" natively; no imputation hides a TTL gap from the
+model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from potluck.errors import ModelError
+from potluck.ml.metrics import classification_metrics, regression_metrics
 
-__all__ = ["Framework", "TrainResult", "split_by_time", "to_model_frame", "train_classifier"]
+__all__ = [
+    "FRAMEWORKS",
+    "MODEL_TYPES",
+    "Framework",
+    "Hyperparameters",
+    "ModelType",
+    "TrainResult",
+    "split_by_time",
+    "to_model_frame",
+    "train_classifier",
+    "train_estimator",
+]
 
-Framework = Literal["sklearn", "xgboost"]
+Framework = Literal["sklearn", "xgboost", "lightgbm"]
+ModelType = Literal["classification", "regression"]
+FRAMEWORKS: tuple[Framework, ...] = ("sklearn", "xgboost", "lightgbm")
+MODEL_TYPES: tuple[ModelType, ...] = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """The few knobs exposed to callers; every back-end maps them to its own names."""
+
+    n_estimators: int = 300
+    max_depth: int | None = None  # None: the back-end's own default depth rule
+    learning_rate: float = 0.05
+    seed: int = 0
 
 
 @dataclass
@@ -31,6 +57,8 @@ class TrainResult:
     test_scores: np.ndarray
     train_rows: int
     test_rows: int
+    model_type: ModelType = "classification"
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def to_model_frame(
@@ -56,7 +84,60 @@ def split_by_time(
     return order[:cut], order[cut:]
 
 
-def _pipeline(framework: Framework, features: list[str], categorical: list[str]) -> Any:
+def _estimator(
+    framework: Framework, model_type: ModelType, is_categorical: list[bool], hp: Hyperparameters
+) -> Any:
+    classify = model_type == "classification"
+    if framework == "xgboost":
+        from xgboost import XGBClassifier, XGBRegressor
+
+        xgb = XGBClassifier if classify else XGBRegressor
+        return xgb(
+            n_estimators=hp.n_estimators,
+            max_depth=hp.max_depth or 4,
+            learning_rate=hp.learning_rate,
+            subsample=0.9,
+            tree_method="hist",
+            n_jobs=2,
+            random_state=hp.seed,
+        )
+    if framework == "lightgbm":
+        from lightgbm import LGBMClassifier, LGBMRegressor
+
+        lgbm = LGBMClassifier if classify else LGBMRegressor
+        return lgbm(
+            n_estimators=hp.n_estimators,
+            max_depth=hp.max_depth or -1,
+            num_leaves=max(2, min(2**hp.max_depth - 1, 15)) if hp.max_depth else 15,
+            learning_rate=hp.learning_rate,
+            subsample=0.9,
+            subsample_freq=1,
+            n_jobs=2,
+            random_state=hp.seed,
+            verbose=-1,
+        )
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    hgb = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+    return hgb(
+        max_iter=hp.n_estimators,
+        learning_rate=hp.learning_rate,
+        max_leaf_nodes=15,
+        max_depth=hp.max_depth,
+        categorical_features=is_categorical,
+        early_stopping=True,
+        validation_fraction=0.15,
+        random_state=hp.seed,
+    )
+
+
+def _pipeline(
+    framework: Framework,
+    model_type: ModelType,
+    features: list[str],
+    categorical: list[str],
+    hp: Hyperparameters,
+) -> Any:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OrdinalEncoder
@@ -77,30 +158,93 @@ def _pipeline(framework: Framework, features: list[str], categorical: list[str])
         verbose_feature_names_out=False,
     )
     is_categorical = [True] * len(categorical) + [False] * (len(features) - len(categorical))
-    if framework == "xgboost":
-        from xgboost import XGBClassifier
-
-        model: Any = XGBClassifier(
-            n_estimators=300,
-            max_depth=4,
-            learning_rate=0.05,
-            subsample=0.9,
-            tree_method="hist",
-            n_jobs=2,
-        )
-    else:
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        model = HistGradientBoostingClassifier(
-            max_iter=300,
-            learning_rate=0.05,
-            max_leaf_nodes=15,
-            categorical_features=is_categorical,
-            early_stopping=True,
-            validation_fraction=0.15,
-            random_state=0,
-        )
+    model = _estimator(framework, model_type, is_categorical, hp)
     return Pipeline([("encode", encoder), ("model", model)])
+
+
+def _categorical(frame: pd.DataFrame, features: Sequence[str]) -> list[str]:
+    return [
+        f
+        for f in features
+        if f in frame.columns
+        and not pd.api.types.is_numeric_dtype(frame[f])
+        and not pd.api.types.is_bool_dtype(frame[f])
+    ]
+
+
+def train_estimator(
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    label: str,
+    time_column: str,
+    *,
+    framework: Framework = "sklearn",
+    model_type: ModelType = "classification",
+    test_fraction: float = 0.25,
+    hyperparameters: Hyperparameters | None = None,
+) -> TrainResult:
+    """Fit on the earliest rows, evaluate on the latest; metrics on the test split."""
+    hp = hyperparameters or Hyperparameters()
+    if framework not in FRAMEWORKS:
+        raise ModelError(f"unknown framework '{framework}' (one of {', '.join(FRAMEWORKS)})")
+    if model_type not in MODEL_TYPES:
+        raise ModelError(f"unknown model type '{model_type}' (one of {', '.join(MODEL_TYPES)})")
+    if label in features:
+        raise ModelError(f"the label '{label}' cannot be a feature")
+    if label not in frame.columns:
+        raise ModelError(f"training set has no label column '{label}'")
+    if not features:
+        raise ModelError("no features to train on")
+    frame = frame[frame[label].notna()]
+    classify = model_type == "classification"
+    try:
+        y = frame[label].astype(int) if classify else frame[label].astype("float64")
+    except (TypeError, ValueError):
+        kind = "integer classes" if classify else "numbers"
+        raise ModelError(f"label '{label}' must hold {kind}") from None
+    if classify and y.nunique() < 2:
+        raise ModelError(f"label '{label}' has a single class in the training set")
+    if classify and not set(y.unique()) <= {0, 1}:
+        raise ModelError(f"label '{label}' must be binary (0/1) for classification")
+    categorical = _categorical(frame, features)
+    ordered = categorical + [f for f in features if f not in categorical]
+    x = to_model_frame(frame, ordered, categorical)
+    train_idx, test_idx = split_by_time(frame, time_column, test_fraction)
+    if len(train_idx) < 10 or len(test_idx) < 2:
+        raise ModelError(
+            f"too few labelled rows to train and test ({len(train_idx)} train, {len(test_idx)} test)"
+        )
+    if classify and (y.loc[test_idx].nunique() < 2 or y.loc[train_idx].nunique() < 2):
+        raise ModelError("train or test split has a single class; use more rows")
+    pipeline = _pipeline(framework, model_type, ordered, categorical, hp)
+    pipeline.fit(x.loc[train_idx], y.loc[train_idx])
+    truth = y.loc[test_idx].to_numpy()
+    if classify:
+        scores = pipeline.predict_proba(x.loc[test_idx])[:, 1]
+        metrics = classification_metrics(truth, scores)
+    else:
+        scores = np.asarray(pipeline.predict(x.loc[test_idx]), dtype="float64")
+        metrics = regression_metrics(truth, scores)
+    return TrainResult(
+        model=pipeline,
+        features=ordered,
+        categorical=categorical,
+        metrics=metrics,
+        test_index=test_idx,
+        test_scores=scores,
+        train_rows=len(train_idx),
+        test_rows=len(test_idx),
+        model_type=model_type,
+        params={
+            "framework": framework,
+            "model_type": model_type,
+            "test_fraction": test_fraction,
+            "n_estimators": hp.n_estimators,
+            "max_depth": hp.max_depth,
+            "learning_rate": hp.learning_rate,
+            "seed": hp.seed,
+        },
+    )
 
 
 def train_classifier(
@@ -111,55 +255,16 @@ def train_classifier(
     *,
     framework: Framework = "sklearn",
     test_fraction: float = 0.25,
+    params: Mapping[str, Any] | None = None,
 ) -> TrainResult:
-    """Fit on the earliest rows, evaluate on the latest; metrics on the test split."""
-    from sklearn.metrics import (
-        accuracy_score,
-        f1_score,
-        precision_score,
-        recall_score,
-        roc_auc_score,
-    )
-
-    if label in features:
-        raise ModelError(f"the label '{label}' cannot be a feature")
-    if label not in frame.columns:
-        raise ModelError(f"training set has no label column '{label}'")
-    frame = frame[frame[label].notna()]
-    y = frame[label].astype(int)
-    if y.nunique() < 2:
-        raise ModelError(f"label '{label}' has a single class in the training set")
-    categorical = [
-        f
-        for f in features
-        if f in frame.columns
-        and not pd.api.types.is_numeric_dtype(frame[f])
-        and not pd.api.types.is_bool_dtype(frame[f])
-    ]
-    ordered = categorical + [f for f in features if f not in categorical]
-    x = to_model_frame(frame, ordered, categorical)
-    train_idx, test_idx = split_by_time(frame, time_column, test_fraction)
-    if y.loc[test_idx].nunique() < 2 or y.loc[train_idx].nunique() < 2:
-        raise ModelError("train or test split has a single class; use more rows")
-    pipeline = _pipeline(framework, ordered, categorical)
-    pipeline.fit(x.loc[train_idx], y.loc[train_idx])
-    scores = pipeline.predict_proba(x.loc[test_idx])[:, 1]
-    predicted = (scores >= 0.5).astype(int)
-    truth = y.loc[test_idx].to_numpy()
-    metrics = {
-        "roc_auc": float(roc_auc_score(truth, scores)),
-        "accuracy": float(accuracy_score(truth, predicted)),
-        "precision": float(precision_score(truth, predicted, zero_division=0)),
-        "recall": float(recall_score(truth, predicted, zero_division=0)),
-        "f1": float(f1_score(truth, predicted, zero_division=0)),
-    }
-    return TrainResult(
-        model=pipeline,
-        features=ordered,
-        categorical=categorical,
-        metrics=metrics,
-        test_index=test_idx,
-        test_scores=scores,
-        train_rows=len(train_idx),
-        test_rows=len(test_idx),
+    """Binary classifier (the deployment's original entry point)."""
+    return train_estimator(
+        frame,
+        features,
+        label,
+        time_column,
+        framework=framework,
+        model_type="classification",
+        test_fraction=test_fraction,
+        hyperparameters=Hyperparameters(**(params or {})),
     )

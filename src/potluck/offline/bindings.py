@@ -46,7 +46,7 @@ class FederatedOfflineStoreConfig(FeastConfigBaseModel):
 
     type: Literal["potluck.offline.store.FederatedOfflineStore"] = STORE_TYPE
     sources: dict[str, SourceBinding] = Field(default_factory=dict)
-    engine: Literal["duckdb"] = "duckdb"
+    engine: Literal["duckdb", "spark"] = "duckdb"
 
 
 # Feast derives the store class from the config class's *module*

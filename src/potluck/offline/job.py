@@ -63,8 +63,8 @@ class FederatedRetrievalJob(RetrievalJob):
         self, validation_reference: object = None, timeout: int | None = None
     ) -> pd.DataFrame:
         return arrow_to_pandas(
-            self.to_arrow(validation_reference=validation_reference, timeout=timeout)
-        )  # type: ignore[arg-type]
+            self.to_arrow(validation_reference=validation_reference, timeout=timeout)  # type: ignore[arg-type]
+        )
 
     def persist(
         self, storage: object, allow_overwrite: bool = False, timeout: int | None = None

@@ -1,23 +1,46 @@
-"""One point-in-time join of every pulled view against the entity frame (DuckDB).
+"""One point-in-time join of every pulled view against the entity frame (NumPy + Arrow).
 
 Semantics are Feast's: for each entity row and view, take the feature row with
 the same join keys whose event time is at or before the entity time and not
 older than the view's TTL; the latest event time wins and ties on event time
-go to the latest ``created`` timestamp. Rows without a match get nulls. Every
-entity row comes back exactly once, in its original order (duplicates included).
+go to the latest ``created`` timestamp (a null created loses). Rows without a
+match, or with a null key or time, get nulls. Every entity row comes back
+exactly once, in its original order (duplicates included).
 
-Each view is first reduced to one row per (keys, event time), then joined with
-DuckDB's ``ASOF LEFT JOIN`` -- a merge over sorted runs instead of the
-range-join-then-rank that Feast's SQL stores do, which is where the speed
-comes from.
+Algorithm, per view (entity-side work is shared by views with the same keys):
+
+1. Keys become integers: each join key column is looked up in the entity
+   column's distinct values (``pc.index_in``), several keys are folded into one
+   dense code; a view row whose key never occurs in the entity frame, or has a
+   null key or time, can never match and is dropped.
+2. The view is sorted once by (code, time, created) and only the last row per
+   (code, time) is kept -- that is the created-timestamp tie-break.
+3. Times are replaced by their rank among the distinct entity times, so
+   ``code * (ranks + 1) + rank`` orders (code, time) as a single int64. A view
+   time maps to the number of entity times strictly before it, hence for the
+   same code ``view key <= entity key`` iff view time <= entity time.
+   ``np.searchsorted`` (entity keys pre-sorted once per key set: sorted needles
+   search several times faster) finds every entity row's candidate at once; it
+   is a hit if the code matches and, with a TTL, the time is within it (exact
+   microseconds).
+4. Feature columns are gathered with Arrow ``take`` (null index -> null).
+
+The entity table itself is never copied, joined or reordered (only int64
+indexes are), so there is no final ``ORDER BY``: at 1M rows x 6 views this is about twice as fast as chained
+DuckDB ``ASOF`` joins and needs a fraction of their memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from potluck.errors import EntityFrameError
 from potluck.offline.pull import CREATED, TS, ViewSlice
@@ -25,6 +48,10 @@ from potluck.offline.pull import CREATED, TS, ViewSlice
 __all__ = ["ROW_ID", "latest_per_key", "point_in_time_join", "quote"]
 
 ROW_ID = "__potluck_row_id"
+UTC_US = pa.timestamp("us", tz="UTC")
+
+Ints = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
 
 
 def quote(identifier: str) -> str:
@@ -38,24 +65,169 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _key_family(arrow_type: pa.DataType) -> str:
+    # string/large_string and any integer widths join by value, so only a
+    # different family is a real mismatch.
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    return "integer" if pa.types.is_integer(arrow_type) else str(arrow_type)
+
+
 def _check_key_types(entity: pa.Table, view: ViewSlice) -> None:
     for view_key, entity_col in view.join_key_map.items():
         left, right = entity.schema.field(entity_col).type, view.table.schema.field(view_key).type
-        if left != right and not (pa.types.is_null(left) or pa.types.is_null(right)):
+        if _key_family(left) != _key_family(right) and not (
+            pa.types.is_null(left) or pa.types.is_null(right)
+        ):
             raise EntityFrameError(
                 f"join key '{entity_col}' is {left} in the entity frame but {right} "
                 f"in feature view '{view.name}'"
             )
 
 
-def _dedup_sql(view: ViewSlice, relation: str) -> str:
-    keys = ", ".join(quote(k) for k in view.join_key_map)
-    order = f"{quote(CREATED)} ASC NULLS LAST" if view.has_created else quote(TS)
-    not_null = " AND ".join(f"{quote(k)} IS NOT NULL" for k in [*view.join_key_map, TS])
-    return (
-        f"SELECT * FROM {relation} WHERE {not_null} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys}, {quote(TS)} ORDER BY {order}) = 1"
-    )
+def _int64(column: pa.ChunkedArray | pa.Array, fill: int = 0) -> Ints:
+    """Values as int64 with nulls replaced by ``fill`` (to_numpy would make floats)."""
+    return np.asarray(pc.fill_null(column, fill).to_numpy(), dtype=np.int64)
+
+
+def _micros(column: pa.ChunkedArray) -> tuple[Ints, Mask]:
+    """Microseconds since the epoch and a validity mask (same instants as DuckDB compares)."""
+    if column.type != UTC_US:
+        if pa.types.is_timestamp(column.type) and column.type.tz is None:
+            column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
+        column = column.cast(UTC_US, safe=False)
+    micros = column.cast(pa.int64())
+    valid = np.asarray(pc.is_valid(micros).to_numpy(zero_copy_only=False), dtype=np.bool_)
+    return _int64(micros), valid
+
+
+def _codes(values: pa.ChunkedArray, distinct: pa.Array) -> Ints:
+    """Position of each value in ``distinct``; -1 for null or absent."""
+    if pa.types.is_null(values.type) or pa.types.is_null(distinct.type):
+        return np.full(len(values), -1, dtype=np.int64)
+    if pa.types.is_integer(values.type):  # int32 vs int64 join by value
+        values, distinct = values.cast(pa.int64()), distinct.cast(pa.int64())
+    elif distinct.type != values.type:  # string vs large_string: cast the small side
+        distinct = distinct.cast(values.type)
+    return _int64(pc.index_in(values, value_set=distinct, skip_nulls=True), -1)
+
+
+def _lookup(seen: Ints, values: Ints) -> Ints:
+    """Index of each value in the sorted distinct ``seen``; -1 if absent."""
+    at = np.searchsorted(seen, values)
+    found = at < len(seen)
+    found[found] = seen[at[found]] == values[found]
+    return np.where(found, at, -1)
+
+
+def _fold(code: Ints, part: Ints, width: int) -> Ints:
+    return np.where((code < 0) | (part < 0), -1, code * width + part)
+
+
+def _run_starts(ordered: Ints) -> Mask:
+    """True where a sorted array starts a new run of equal values."""
+    starts = np.ones(len(ordered), dtype=np.bool_)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    return starts
+
+
+def _distinct(values: Ints) -> Ints:
+    """Sorted distinct values (a plain sort: faster here than ``np.unique``'s hashing)."""
+    ordered = np.sort(values)
+    return ordered[_run_starts(ordered)]
+
+
+@dataclass
+class _EntityTimes:
+    """Entity times in microseconds and as ranks among the distinct entity times."""
+
+    micros: Ints
+    valid: Mask
+    distinct: Ints
+    rank: Ints
+
+    @classmethod
+    def build(cls, column: pa.ChunkedArray) -> _EntityTimes:
+        micros, valid = _micros(column)
+        order = np.argsort(micros, kind="stable")
+        ordered = micros[order]
+        first = _run_starts(ordered)
+        rank = np.empty(len(micros), dtype=np.int64)
+        rank[order] = np.cumsum(first) - 1
+        return cls(micros, valid, ordered[first], rank)
+
+
+@dataclass
+class _EntityKeys:
+    """Entity-side encoding of one set of join key columns, shared by views using it."""
+
+    distinct: list[pa.Array]  # per key: the entity column's non-null distinct values
+    seen: list[Ints]  # per key after the first: distinct folded codes (to re-densify)
+    code: Ints  # dense combined code per entity row, -1 if a key is null
+    order: Ints  # entity rows sorted by (code, time): sorted needles search much faster
+    key: Ints  # code * stride + time rank, in that order
+
+    @classmethod
+    def build(cls, entity: pa.Table, columns: Sequence[str], times: _EntityTimes) -> _EntityKeys:
+        distincts: list[pa.Array] = []
+        seen: list[Ints] = []
+        code = np.zeros(entity.num_rows, dtype=np.int64)  # no keys: a single group
+        for i, column in enumerate(columns):
+            distincts.append(pc.unique(entity[column]).drop_null())
+            part = _codes(entity[column], distincts[-1])
+            if i == 0:
+                code = part
+                continue
+            # Re-densify after each fold so codes stay below the row count (no overflow).
+            folded = _fold(code, part, len(distincts[-1]))
+            seen.append(_distinct(folded[folded >= 0]))
+            code = _lookup(seen[-1], folded)
+        key = code * (len(times.distinct) + 1) + times.rank
+        order = np.argsort(key, kind="stable")
+        return cls(distincts, seen, code[order], order, key[order])
+
+    def view_code(self, view: ViewSlice) -> Ints:
+        """The same encoding applied to the view's rows (-1: key absent from the entity frame)."""
+        code = np.zeros(view.table.num_rows, dtype=np.int64)
+        for i, (view_key, distinct) in enumerate(
+            zip(view.join_key_map, self.distinct, strict=True)
+        ):
+            part = _codes(view.table[view_key], distinct)
+            code = part if i == 0 else _lookup(self.seen[i - 1], _fold(code, part, len(distinct)))
+        return code
+
+
+def _match(view: ViewSlice, keys: _EntityKeys, times: _EntityTimes) -> pa.Array:
+    """Row index into ``view.table`` per entity row, null where nothing matches."""
+    code = keys.view_code(view)
+    ts, ts_valid = _micros(view.table[TS])
+    usable = np.flatnonzero((code >= 0) & ts_valid)
+    code, ts = code[usable], ts[usable]
+    sort_by = [ts, code]  # np.lexsort: the last key is the primary one
+    if view.has_created:
+        created, created_valid = _micros(view.table[CREATED])
+        sort_by.insert(0, np.where(created_valid, created, np.iinfo(np.int64).min)[usable])
+    order = np.lexsort(sort_by)
+    code, ts, rows = code[order], ts[order], usable[order]
+    last = np.ones(len(rows), dtype=np.bool_)  # last row per (code, time) = latest created
+    last[:-1] = (code[1:] != code[:-1]) | (ts[1:] != ts[:-1])
+    code, ts, rows = code[last], ts[last], rows[last]
+
+    view_key = code * (len(times.distinct) + 1) + np.searchsorted(times.distinct, ts)
+    pos = np.searchsorted(view_key, keys.key, side="right") - 1  # in keys.order
+    hit = (pos >= 0) & times.valid[keys.order] & (keys.code >= 0)
+    if len(rows) == 0:
+        return pa.nulls(len(pos), pa.int64())
+    pos = np.where(hit, pos, 0)
+    hit &= code[pos] == keys.code
+    if view.ttl is not None:
+        oldest = times.micros[keys.order] - view.ttl // timedelta(microseconds=1)  # exact
+        hit &= ts[pos] >= oldest
+    found = np.empty(len(pos), dtype=np.int64)
+    found[keys.order] = rows[pos]
+    missing = np.empty(len(pos), dtype=np.bool_)
+    missing[keys.order] = ~hit
+    return pa.array(found, mask=missing)
 
 
 def point_in_time_join(
@@ -69,38 +241,18 @@ def point_in_time_join(
             f"entity frame columns collide with requested feature names: {', '.join(clash)} "
             "(rename them or use full feature names)"
         )
-    con = _connect()
-    try:
-        con.register("entity_raw", entity)
-        con.execute(
-            f"CREATE TEMP TABLE entity AS SELECT *, row_number() OVER () AS {ROW_ID} FROM entity_raw"
-        )
-        select = [f"e.{quote(c)}" for c in entity.column_names]
-        joins = []
-        ts = quote(timestamp_column)
-        for i, view in enumerate(views):
-            _check_key_types(entity, view)
-            con.register(f"raw_{i}", view.table)
-            con.execute(f"CREATE TEMP TABLE v{i} AS {_dedup_sql(view, f'raw_{i}')}")
-            on = [f"e.{quote(ent)} = v{i}.{quote(key)}" for key, ent in view.join_key_map.items()]
-            on.append(f"e.{ts} >= v{i}.{quote(TS)}")
-            joins.append(f"ASOF LEFT JOIN v{i} ON {' AND '.join(on)}")
-            for name in view.outputs:
-                column = f"v{i}.{quote(name)}"
-                if view.ttl is not None:
-                    micros = int(view.ttl.total_seconds() * 1_000_000)
-                    column = (
-                        f"CASE WHEN v{i}.{quote(TS)} >= e.{ts} - to_microseconds({micros}) "
-                        f"THEN {column} END"
-                    )
-                select.append(f"{column} AS {quote(name)}")
-        sql = (
-            f"SELECT {', '.join(select)} FROM entity e {' '.join(joins)} ORDER BY e.{quote(ROW_ID)}"
-        )
-        result = con.execute(sql).to_arrow_table()
-    finally:
-        con.close()
-    return _restore_types(result, entity, views)
+    times = _EntityTimes.build(entity[timestamp_column])
+    encoded: dict[tuple[str, ...], _EntityKeys] = {}
+    columns = {name: entity[name] for name in entity.column_names}
+    for view in views:
+        _check_key_types(entity, view)
+        entity_cols = tuple(view.join_key_map.values())
+        if entity_cols not in encoded:
+            encoded[entity_cols] = _EntityKeys.build(entity, entity_cols, times)
+        rows = _match(view, encoded[entity_cols], times)
+        taken = view.table.select(view.outputs).take(rows)
+        columns.update({name: taken[name] for name in view.outputs})
+    return _restore_types(pa.table(columns), entity, views)
 
 
 def _restore_types(result: pa.Table, entity: pa.Table, views: Sequence[ViewSlice]) -> pa.Table:

@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from feast.feature_view import FeatureView
 from feast.repo_config import RepoConfig
+from feast.type_map import feast_value_type_to_pa
 
 from potluck.connectors import ReadRequest
-from potluck.errors import PotluckError, SourceError
+from potluck.errors import EntityFrameError, PotluckError, SourceError
 from potluck.offline.bindings import binding_for, connector_for
 from potluck.offline.source import PotluckSource
 
@@ -76,6 +77,34 @@ def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(UTC_US, safe=False)
 
 
+def _type_family(arrow_type: pa.DataType) -> str:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "string"
+    return "integer" if pa.types.is_integer(arrow_type) else "other"
+
+
+def _check_entity_key_types(
+    view: FeatureView, join_key_map: dict[str, str], entity: pa.Table
+) -> None:
+    """Refuse int keys for a string join key (and the reverse) before they are pushed
+    down: a connector cannot cast them and would fail with a RequestError about its own
+    column. The pulled key columns are checked again by the join, after the read."""
+    declared = {column.name: column.dtype for column in view.entity_columns}
+    for key, entity_col in join_key_map.items():
+        if key not in declared:
+            continue
+        try:
+            want = feast_value_type_to_pa(declared[key].to_value_type())
+        except (KeyError, ValueError):  # a type with no Arrow twin: nothing to compare
+            continue
+        got = entity.schema.field(entity_col).type
+        if {_type_family(got), _type_family(want)} == {"string", "integer"}:
+            raise EntityFrameError(
+                f"join key '{entity_col}' is {got} in the entity frame but {want} "
+                f"in feature view '{view.projection.name_to_use()}'"
+            )
+
+
 def pull_view_slice(
     config: RepoConfig,
     view: FeatureView,
@@ -101,13 +130,18 @@ def pull_view_slice(
         *feature_columns,
     ]
 
-    first_key, first_entity_col = next(iter(join_key_map.items()))
-    keys = pc.unique(pc.drop_null(entity[first_entity_col])).to_pylist()
+    _check_entity_key_types(view, join_key_map, entity)
+    key_column: str | None = None
+    keys: list[str] | None = None  # (or ints: the connector casts them to its column)
+    if join_key_map:  # an entityless view has no keys: its rows join on time alone
+        first_key, first_entity_col = next(iter(join_key_map.items()))
+        key_column = reverse.get(first_key, first_key)
+        keys = pc.unique(pc.drop_null(entity[first_entity_col])).to_pylist()
     ttl = view.ttl if view.ttl and view.ttl > timedelta(0) else None
     request = ReadRequest(
         table=source.table,
         columns=list(dict.fromkeys(columns)),
-        key_column=reverse.get(first_key, first_key),
+        key_column=key_column,
         keys=keys,
         timestamp_column=source.timestamp_field,
         start=start - ttl if ttl else None,

@@ -16,6 +16,7 @@ Configure it by class path in ``feature_store.yaml``::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -99,6 +100,10 @@ class FederatedOfflineStore(OfflineStore):
                 pull_view_slice(config, view, names, outputs, frame.table, start, end)
                 for view, names, outputs in groups
             ]
+            if getattr(config.offline_store, "engine", "duckdb") == "spark":
+                from potluck.offline import spark_join  # pyspark only when asked for
+
+                return spark_join.point_in_time_join(frame.table, frame.timestamp_column, slices)
             return point_in_time_join(frame.table, frame.timestamp_column, slices)
 
         metadata = RetrievalMetadata(
@@ -185,3 +190,15 @@ class FederatedOfflineStore(OfflineStore):
             )
 
         return FederatedRetrievalJob(compute)
+
+    @staticmethod
+    def offline_write_batch(
+        config: RepoConfig,
+        feature_view: FeatureView,
+        table: pa.Table,
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        """Pushed rows, appended through the view's bound connector (see ``offline.write``)."""
+        from potluck.offline.write import offline_write_batch
+
+        offline_write_batch(config, feature_view, table, progress)

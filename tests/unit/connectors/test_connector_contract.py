@@ -1,4 +1,7 @@
-"""The connector contract, run against every embedded kind (sqlite, parquet, jsonl)."""
+"""The connector contract, run against every embedded kind (sqlite, parquet, jsonl).
+
+tests/integration/connectors/ runs these same functions against real servers
+(postgres, s3)."""
 
 from __future__ import annotations
 
@@ -250,11 +253,18 @@ def _break_the_next_write(kind: str, monkeypatch: pytest.MonkeyPatch) -> pa.Tabl
     if kind == "sqlite":
         # The second row overflows SQLite's INTEGER inside executemany: after DROP+CREATE.
         return pa.table({"id": pa.array([1, 2**64 - 1], pa.uint64())})
-    if kind == "parquet":
+    if kind == "postgres":
+        # PostgreSQL refuses NUL in text: COPY fails on row 2, after the new table exists.
+        return pa.table({"id": ["fine", "not\x00fine"]})
+    if kind in ("parquet", "s3"):
         import pyarrow.parquet as pq
 
-        def half_written(table: pa.Table, where: str, **_: Any) -> None:
-            Path(where).write_bytes(b"PAR1 half a file")
+        def half_written(table: pa.Table, where: str, filesystem: Any = None, **_: Any) -> None:
+            if filesystem is None:
+                Path(where).write_bytes(b"PAR1 half a file")
+            else:
+                with filesystem.open_output_stream(where) as out:
+                    out.write(b"PAR1 half a file")
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(pq, "write_table", half_written)
@@ -263,7 +273,7 @@ def _break_the_next_write(kind: str, monkeypatch: pytest.MonkeyPatch) -> pa.Tabl
 
         real = module._encode_lines
 
-        def one_line_then_fail(data: pa.Table) -> Iterator[str]:
+        def one_line_then_fail(data: pa.Table) -> Iterator[bytes]:
             yield next(real(data))
             raise OSError(28, "No space left on device")
 

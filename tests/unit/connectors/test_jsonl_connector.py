@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from potluck.connectors import ReadRequest, open_connector
@@ -146,6 +148,66 @@ def test_nan_becomes_null_and_infinity_is_refused(jsonl: JsonlConnector) -> None
     with pytest.raises(SourceSchemaError, match="infinity"):
         jsonl.write("v", pa.table({"f": [float("inf")]}))
     assert jsonl.read(ReadRequest("v")).column("f").to_pylist() == [None, 1.5]
+
+
+def test_appended_floats_that_overflow_to_infinity_are_refused(jsonl: JsonlConnector) -> None:
+    jsonl.write("v", pa.table({"f": pa.array([1.5], pa.float32())}))
+    with pytest.raises(SourceError, match="Out of range float"):  # 1e300 casts to float32 inf
+        jsonl.write("v", pa.table({"f": [1e300]}), mode="append")
+    assert jsonl.read(ReadRequest("v")).column("f").to_pylist() == [1.5]
+
+
+def _iso(moment: datetime | date) -> str:
+    text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    if isinstance(moment, datetime):
+        text += f"T{moment:%H:%M:%S.%f}+00:00"
+    return text
+
+
+def test_lines_are_exactly_what_json_dumps_writes(
+    jsonl: JsonlConnector, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The column-wise encoder writes the bytes a row-by-row ``json.dumps`` would."""
+    from potluck.connectors.jsonl import _encode
+
+    monkeypatch.setattr(_encode, "_BATCH_ROWS", 64)  # several encoding batches, some sliced
+    n = 700
+    texts = ["plain", 'q"uote', "back\\slash", "new\nline", "\x00\x1f\x7f", "é \u2028 😀", None]
+    moments = [datetime(1, 1, 1), datetime(1969, 12, 31, 23, 59, 59, 999_999), T0, None]
+    moments += [datetime(9999, 12, 31, 23, 59, 59, 999_999), datetime(2000, 2, 29, 12, 0, 0, 5)]
+    floats = [0.1, -0.0, 1e16, 2.5e-07, 100.0, 1.5e300, float("nan"), None]
+    data = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "a.text": pa.array([texts[i % len(texts)] for i in range(n)]),
+            "when": pa.array([moments[i % len(moments)] for i in range(n)], TS),
+            "a.b.f": pa.array([floats[i % len(floats)] for i in range(n)], pa.float64()),
+            "f32": pa.array([0.1, None] * (n // 2), pa.float32()),
+            "ok": pa.array([True, False, None, True, None] * (n // 5)),
+            "day": pa.array(
+                [date(1, 1, 1), None, date(2024, 2, 29), date(9999, 12, 31)] * (n // 4)
+            ),
+            "u": pa.array([2**64 - 1, 0, None, 7] * (n // 4), pa.uint64()),
+            "none": pa.nulls(n),
+            "a.lt": pa.array([texts[-i % len(texts)] for i in range(n)], pa.large_string()),
+        }
+    )
+    jsonl.write("v", data)
+    expected = []
+    for row in data.to_pylist():
+        doc: dict[str, Any] = {}
+        for name, value in row.items():
+            *parents, leaf = name.split(".")
+            node = doc
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = _iso(value) if isinstance(value, date) else value
+            if isinstance(value, float) and value != value:
+                node[leaf] = None
+        expected.append(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
+    assert (root / "v.jsonl").read_text("utf-8") == "".join(expected)
+    floats_back = pc.if_else(pc.is_nan(data["a.b.f"]), None, data["a.b.f"])  # NaN is null
+    assert jsonl.read(ReadRequest("v")).equals(data.set_column(3, "a.b.f", floats_back))
 
 
 @pytest.mark.parametrize(

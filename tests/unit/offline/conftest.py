@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import World, build_world
+from offline_harness import World, build_world
 
 
 @pytest.fixture(scope="session")

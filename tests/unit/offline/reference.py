@@ -31,6 +31,7 @@ __all__ = [
     "assert_rows_equal",
     "frame_records",
     "is_null",
+    "plain",
     "point_in_time",
     "values_equal",
 ]
@@ -69,7 +70,9 @@ def _rank(view: RefView, row: Mapping[str, Any]) -> tuple[datetime, int, datetim
     return (row[view.event_ts], 0 if created is None else 1, created)
 
 
-def _best_row(view: RefView, entity_row: Mapping[str, Any], t: datetime) -> Mapping[str, Any] | None:
+def _best_row(
+    view: RefView, entity_row: Mapping[str, Any], t: datetime
+) -> Mapping[str, Any] | None:
     best: Mapping[str, Any] | None = None
     for row in view.rows:
         if any(is_null(entity_row[k]) or is_null(row[k]) for k in view.keys):
@@ -106,6 +109,11 @@ def point_in_time(
                 )
         result.append(out)
     return result
+
+
+def plain(values: Any) -> list[Any]:
+    """A column as a list with every kind of null turned into None (safe to ``==``)."""
+    return [None if is_null(v) else v for v in values]
 
 
 def values_equal(left: Any, right: Any) -> bool:

@@ -12,19 +12,33 @@ event times broken by the created time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from harness import BASE, HOUR, MICRO, PROPERTY_SETTINGS, World, entity_frame
-from hypothesis import given
+import pytest
+from feast.types import Int64
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from reference import assert_rows_equal, frame_records, point_in_time
+from offline_harness import (
+    BASE,
+    HOUR,
+    MICRO,
+    PATIENT,
+    PROPERTY_SETTINGS,
+    ViewSpec,
+    World,
+    build_world,
+    entity_frame,
+)
+from reference import assert_rows_equal, frame_records, plain, point_in_time
 
 ENTITY_COLUMNS = ["pid", "site_id", "event_timestamp"]
 ROW_PIDS = ["p0", "p1", "p2"]  # keys that can have feature rows
-ENTITY_PIDS = [*ROW_PIDS, "p3", "ghost"]  # p3 and ghost never have any
+ENTITY_PIDS = [*ROW_PIDS, "p3", "ghost", None]  # p3, ghost, null: never any rows
 ROW_SITES = [1, 2]
 ENTITY_SITES = [*ROW_SITES, 3, 404]
 INT_FEATURES = ["v_int", "l_int", "s_int"]
@@ -154,3 +168,54 @@ def test_any_subset_of_features_in_any_order(world: World, scenario, data: st.Da
     features = [ref.split(":")[1] for ref in refs]
     assert sorted(result.columns) == sorted([*ENTITY_COLUMNS, *features])
     assert_rows_equal(frame_records(result), expected, [*ENTITY_COLUMNS, *features])
+
+
+ODD_TTL_VIEW = ViewSpec(
+    name="odd_ttl",
+    logical="odd",
+    kind="parquet",
+    table="odd",
+    entity=PATIENT,
+    key_type=pa.string(),
+    features={"o_int": Int64},
+    ttl=HOUR,
+)
+
+
+@pytest.fixture(scope="module")
+def ttl_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield build_world(tmp_path_factory.mktemp("ttl_world"), [ODD_TTL_VIEW])
+
+
+@settings(PROPERTY_SETTINGS, max_examples=30)
+@given(
+    ttl=st.one_of(
+        st.integers(1, 4000 * 86_400 * 10**6).map(lambda n: n * MICRO),
+        st.timedeltas(min_value=MICRO, max_value=timedelta(days=4000)),
+    )
+)
+@example(ttl=timedelta(days=25, seconds=175, microseconds=1))
+@example(ttl=timedelta(days=389, microseconds=59443))
+@example(ttl=timedelta(days=3650))
+def test_any_ttl_is_exact_to_the_microsecond(ttl_world: World, ttl: timedelta) -> None:
+    """A row exactly ``ttl`` old is in, one microsecond older is out, whatever the TTL
+    (days, seconds and microseconds mixed)."""
+    spec = replace(ODD_TTL_VIEW, ttl=ttl)
+    ttl_world.store.apply([spec.feature_view()])
+    t = BASE + timedelta(days=5000, microseconds=123)
+    rows = [
+        {"pid": "at_edge", "event_ts": t - ttl, "o_int": 1},
+        {"pid": "too_old", "event_ts": t - ttl - MICRO, "o_int": 2},
+        {"pid": "inside", "event_ts": t - ttl + MICRO, "o_int": 3},
+    ]
+    rows = [{**row, "created_ts": BASE} for row in rows]
+    ttl_world.views = (spec,)
+    ttl_world.load({"odd_ttl": rows})
+    entities = [{"pid": pid, "event_timestamp": t} for pid in ("at_edge", "too_old", "inside")]
+    frame = entity_frame(entities, ["pid", "event_timestamp"])
+
+    result = ttl_world.store.get_historical_features(entity_df=frame, features=["odd_ttl:o_int"])
+    values = plain(result.to_df()["o_int"])
+    assert values == [1, None, 3], (ttl, values)
+    expected = point_in_time(entities, [spec.reference(rows)])
+    assert_rows_equal(frame_records(result.to_df()), expected, ["pid", "o_int"])

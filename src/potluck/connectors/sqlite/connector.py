@@ -20,7 +20,6 @@ they never create a database file.
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,23 +28,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
 import pyarrow as pa
-import pyarrow.compute as pc
-from pydantic import ValidationError
 
+from potluck.connectors._arrow import (
+    check_write_mode,
+    conform,
+    normalize,
+    parse_options,
+    request_keys,
+    resolve,
+    schema_from_ipc,
+    schema_to_ipc,
+    utc,
+)
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.sqlite.config import SqliteConfig
-from potluck.errors import (
-    ConfigurationError,
-    PotluckError,
-    RequestError,
-    SourceError,
-    SourceSchemaError,
-)
+from potluck.errors import PotluckError, RequestError, SourceError, SourceSchemaError
 
 __all__ = ["SqliteConnector"]
 
 _META = "_potluck_schema"
-_TS = pa.timestamp("us", "UTC")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BATCH_ROWS = 50_000  # bounds the Python objects alive during a write
 
@@ -95,28 +96,8 @@ def _from_storage(values: Sequence[Any], field: pa.Field) -> pa.Array:
     return array if array.type == field.type else array.cast(field.type)
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _micros(moment: datetime) -> int:
-    return (_utc(moment) - _EPOCH) // timedelta(microseconds=1)
-
-
-def _normalize(data: pa.Table) -> pa.Table:
-    """Timestamps to ``timestamp[us, UTC]`` (naive = UTC, ns floored), dictionaries decoded."""
-    fields, columns = [], []
-    for field, column in zip(data.schema, data.columns, strict=True):
-        if pa.types.is_dictionary(field.type):
-            column = column.cast(field.type.value_type)
-        if pa.types.is_timestamp(column.type) and column.type != _TS:
-            column = column.cast(pa.timestamp(column.type.unit, "UTC"))
-            if column.type.unit == "ns":
-                column = pc.floor_temporal(column, 1, "microsecond")
-            column = column.cast(_TS)
-        fields.append(pa.field(field.name, column.type, field.nullable, field.metadata))
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    return (utc(moment) - _EPOCH) // timedelta(microseconds=1)
 
 
 def _schema_json(schema: pa.Schema) -> str:
@@ -124,7 +105,7 @@ def _schema_json(schema: pa.Schema) -> str:
     return json.dumps(
         {
             "columns": [{"name": f.name, "type": str(f.type)} for f in schema],
-            "arrow_ipc": base64.b64encode(schema.serialize().to_pybytes()).decode("ascii"),
+            "arrow_ipc": schema_to_ipc(schema),
         }
     )
 
@@ -141,17 +122,7 @@ class SqliteConnector(Connector):
     @classmethod
     def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
         """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        try:
-            config = SqliteConfig.model_validate(dict(options))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ConfigurationError(
-                f"source '{source}' ({cls.kind} connector): invalid options: {problems}"
-            ) from exc
-        return cls(source, config)
+        return cls(source, parse_options(SqliteConfig, source, cls.kind, options))
 
     # -- errors and connections ------------------------------------------------
 
@@ -202,8 +173,7 @@ class SqliteConnector(Connector):
                 f"table '{table}' was not written by potluck (no Arrow schema in {_META})", True
             )
         try:
-            ipc = base64.b64decode(json.loads(row[0])["arrow_ipc"])
-            schema: pa.Schema = pa.ipc.read_schema(pa.py_buffer(ipc))
+            schema = schema_from_ipc(json.loads(row[0])["arrow_ipc"])
         except (ValueError, KeyError, TypeError, pa.ArrowException) as exc:
             raise self._error(f"corrupt schema metadata for table '{table}': {exc}", True) from exc
         return schema
@@ -212,10 +182,9 @@ class SqliteConnector(Connector):
 
     def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
         """Write in one transaction; replace drops and recreates inside it, so a failure keeps the old table."""
-        if mode not in ("replace", "append"):
-            raise RequestError(f"unknown write mode '{mode}' (use 'replace' or 'append')")
+        check_write_mode(mode)
         self._check_name(table)
-        data = _normalize(data)
+        data = normalize(data)
         self._check_writable(data.schema)
         with self._connect(readonly=False) as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -228,7 +197,7 @@ class SqliteConnector(Connector):
                 if existing is None:
                     self._create(conn, table, data.schema)
                 else:
-                    data = self._conform(data, existing)
+                    data = conform(data, existing, self._error)
                 insert = "INSERT INTO {} ({}) VALUES ({})".format(
                     _quote(table),
                     ", ".join(_quote(n) for n in data.column_names),
@@ -265,20 +234,6 @@ class SqliteConnector(Connector):
             (table, _schema_json(schema)),
         )
 
-    def _conform(self, data: pa.Table, existing: pa.Schema) -> pa.Table:
-        """Appended data must carry the table's columns (any order), castable to its types."""
-        extra = sorted(set(data.column_names) - set(existing.names))
-        absent = sorted(set(existing.names) - set(data.column_names))
-        if extra or absent:
-            raise self._error(
-                f"appended data does not match the table: missing {absent}, unexpected {extra}",
-                True,
-            )
-        try:
-            return data.select(existing.names).cast(existing)
-        except (pa.ArrowException, ValueError) as exc:
-            raise self._error(f"appended data does not fit the table's types: {exc}", True) from exc
-
     def schema(self, table: str) -> pa.Schema:
         if not self.config.path.exists():
             raise self._missing(table)
@@ -296,7 +251,7 @@ class SqliteConnector(Connector):
             schema = self._stored_schema(conn, request.table)
             if schema is None:
                 raise self._missing(request.table)
-            names = self._resolve(schema, request)
+            names = resolve(schema, request, self._error)
             sql, params = self._select(schema, names, request)
             rows = conn.execute(sql, params).fetchall()
             target = pa.schema([schema.field(n) for n in names])
@@ -305,31 +260,6 @@ class SqliteConnector(Connector):
             columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
             arrays = [_from_storage(v, f) for v, f in zip(columns, target, strict=True)]
             return pa.Table.from_arrays(arrays, schema=target)
-
-    def _resolve(self, schema: pa.Schema, request: ReadRequest) -> list[str]:
-        """The output columns, after checking every name the request mentions exists."""
-        if isinstance(request.columns, str) or isinstance(request.keys, str):
-            raise RequestError("columns and keys are lists of names, not one string")
-        names = list(schema.names if request.columns is None else request.columns)
-        if len(set(names)) != len(names):
-            raise RequestError(f"columns listed more than once in {names}")
-        if request.keys is not None and request.key_column is None:
-            raise RequestError("keys given without a key_column")
-        windowed = request.start is not None or request.end is not None
-        if windowed and request.timestamp_column is None:
-            raise RequestError("start/end given without a timestamp_column")
-        wanted = [*names, request.key_column, request.timestamp_column]
-        missing = list(dict.fromkeys(n for n in wanted if n is not None and n not in schema.names))
-        if missing:
-            raise self._error(
-                f"table '{request.table}' has no column(s) {', '.join(missing)} "
-                f"(it has: {', '.join(schema.names)})",
-                True,
-            )
-        ts = request.timestamp_column
-        if windowed and ts is not None and not pa.types.is_timestamp(schema.field(ts).type):
-            raise self._error(f"column '{ts}' is {schema.field(ts).type}, not a timestamp", True)
-        return names
 
     def _select(
         self, schema: pa.Schema, names: list[str], request: ReadRequest
@@ -340,12 +270,7 @@ class SqliteConnector(Connector):
             field = schema.field(request.key_column)
             if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
                 raise RequestError(f"cannot filter binary column '{field.name}' by keys")
-            try:  # keys arrive as strings; compare them as the column's type
-                keys = pa.array([k for k in request.keys if k is not None]).cast(field.type)
-            except pa.ArrowException as exc:
-                raise RequestError(
-                    f"keys do not fit column '{field.name}' ({field.type}): {exc}"
-                ) from exc
+            keys = request_keys(field, request.keys)  # strings, as the column's type
             where.append(f"{_quote(field.name)} IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(_to_storage(keys)))
         ts = _quote(request.timestamp_column or "")

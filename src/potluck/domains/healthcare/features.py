@@ -102,6 +102,7 @@ lifestyle_factors = _view(
         Field(name="stress_level", dtype=Int64, description="Self-reported stress 1-10"),
     ],
     "Latest lifestyle survey within 180 days.",
+    freshness_target="200d",
 )
 
 medical_conditions = _view(
@@ -114,6 +115,7 @@ medical_conditions = _view(
         Field(name="diabetes", dtype=Int64, description="1 if diagnosed with diabetes"),
     ],
     "Diagnosed conditions at the latest assessment. Never the outcome (label) columns.",
+    freshness_target="400d",
 )
 
 patient_demographics = _view(
@@ -137,6 +139,7 @@ patient_demographics = _view(
         Field(name="insurance_id", dtype=String, tags=PII),
     ],
     "Registration demographics. Age is derived at event time by request_time_features.",
+    freshness_target="730d",
 )
 
 hospitalization_metrics = _view(
@@ -163,6 +166,7 @@ hospitalization_metrics = _view(
         ),
     ],
     "Hospital admissions summarized point-in-time (engineered from hospital_administration).",
+    freshness_target="7d",
 )
 
 computed_risk_metrics = _view(
@@ -184,6 +188,7 @@ computed_risk_metrics = _view(
         ),
     ],
     "Engineered risk features computed as of each snapshot time.",
+    freshness_target="7d",
 )
 
 
@@ -263,3 +268,21 @@ stroke_risk_full = FeatureService(
 
 FEATURE_SERVICES = [stroke_risk_v1, stroke_risk_full]
 OBJECTS = [patient, *FEATURE_VIEWS, request_time_features, *FEATURE_SERVICES]
+
+
+# -- push sources: fresh rows served online and stored offline in one call -----------------
+# `potluck push clinical_push --file rows.parquet` (Feast PushMode.ONLINE_AND_OFFLINE) writes
+# the rows into the online store and appends them to the view's own source system. Attached
+# after the views are built so the definitions above stay as they are: Feast's FeatureView
+# does exactly this (stream_source = the push source, batch_source = its batch source) when
+# given a PushSource.
+from feast.data_source import PushSource  # noqa: E402 - this section is appended
+
+clinical_push = PushSource(name="clinical_push", batch_source=clinical_statistics.batch_source)
+hospitalization_push = PushSource(
+    name="hospitalization_push", batch_source=hospitalization_metrics.batch_source
+)
+clinical_statistics.stream_source = clinical_push
+hospitalization_metrics.stream_source = hospitalization_push
+PUSH_SOURCES = [clinical_push, hospitalization_push]
+__all__ += ["PUSH_SOURCES", "clinical_push", "hospitalization_push"]

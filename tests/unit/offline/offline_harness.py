@@ -37,7 +37,7 @@ PROPERTY_SETTINGS = settings(
     derandomize=True,
     database=None,
     deadline=None,
-    max_examples=80,
+    max_examples=60,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -58,6 +58,7 @@ def repo_config(
     *,
     project: str = "potluck_test",
     offline_store: Mapping[str, Any] | None = None,
+    **extra: Any,
 ) -> RepoConfig:
     """A local RepoConfig with a file registry and a SQLite online store under ``root``."""
     offline = dict(offline_store or {"type": STORE_TYPE, "sources": dict(sources or {})})
@@ -69,6 +70,7 @@ def repo_config(
         online_store={"type": "sqlite", "path": str(root / "online.db")},
         entity_key_serialization_version=3,
         repo_path=root,
+        **extra,
     )
 
 
@@ -184,7 +186,9 @@ class World:
     def load(self, data: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         """Replace every view's source table with ``data[view]`` (missing: empty)."""
         for spec in self.views:
-            connector(self.config, spec.logical).write(spec.table, spec.arrow(data.get(spec.name, [])))
+            connector(self.config, spec.logical).write(
+                spec.table, spec.arrow(data.get(spec.name, []))
+            )
 
     def reference(self, data: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[RefView]:
         return [spec.reference(data.get(spec.name, [])) for spec in self.views]

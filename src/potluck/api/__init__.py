@@ -1,0 +1,1 @@
+"""The potluck REST API (FastAPI): ``create_app(settings)`` in :mod:`potluck.api.main`."""

@@ -1,0 +1,90 @@
+"""Annotated dependencies: settings, the FeatureRepo singleton, jobs, models, auth.
+
+Authentication: ``Authorization: Bearer <key>``; keys and their scopes come
+from ``settings.api_keys`` (key -> "read,write"). A missing or unknown key is
+401, a key without the scope an endpoint needs is 403. Keys are compared in
+constant time and never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from potluck.errors import AuthenticationError, PermissionDeniedError
+from potluck.features.repo import FeatureRepo
+from potluck.services.jobs import JobRunner
+from potluck.services.predictions import ModelCache
+from potluck.settings import Settings
+
+__all__ = [
+    "JobsDep",
+    "ModelsDep",
+    "ReadScope",
+    "RepoDep",
+    "SettingsDep",
+    "WriteScope",
+    "require_scope",
+]
+
+_bearer = HTTPBearer(auto_error=False, description="an API key from POTLUCK_API_KEYS")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_repo(request: Request) -> FeatureRepo:
+    repo: FeatureRepo = request.app.state.repo
+    return repo
+
+
+def get_jobs(request: Request) -> JobRunner:
+    jobs: JobRunner = request.app.state.jobs
+    return jobs
+
+
+def get_models(request: Request) -> ModelCache:
+    models: ModelCache = request.app.state.models
+    return models
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RepoDep = Annotated[FeatureRepo, Depends(get_repo)]
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+ModelsDep = Annotated[ModelCache, Depends(get_models)]
+
+
+def scopes_of(settings: Settings, key: str) -> frozenset[str] | None:
+    """The scopes of ``key``, or None if no configured key matches (constant time)."""
+    found: frozenset[str] | None = None
+    for candidate, scopes in settings.api_keys.items():
+        if hmac.compare_digest(candidate.encode(), key.encode()):
+            found = frozenset(s.strip() for s in scopes.split(",") if s.strip())
+    return found
+
+
+def require_scope(scope: str) -> Callable[..., str]:
+    def check(
+        settings: SettingsDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> str:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise AuthenticationError("an API key is required: 'Authorization: Bearer <key>'")
+        scopes = scopes_of(settings, credentials.credentials)
+        if scopes is None:
+            raise AuthenticationError("unknown API key")
+        if scope not in scopes:
+            raise PermissionDeniedError(f"this API key lacks the '{scope}' scope")
+        return scope
+
+    return check
+
+
+ReadScope = Annotated[str, Depends(require_scope("read"))]
+WriteScope = Annotated[str, Depends(require_scope("write"))]

@@ -1,0 +1,14 @@
+"""The error answers every route documents in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from potluck.api.schemas.common import ErrorPublic
+
+__all__ = ["ERRORS", "READ_ERRORS", "WRITE_ERRORS"]
+
+_BODY: dict[str, Any] = {"model": ErrorPublic}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {401: _BODY, 404: _BODY, 422: _BODY}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**READ_ERRORS, 403: _BODY, 413: _BODY}
+ERRORS = WRITE_ERRORS

@@ -1,0 +1,57 @@
+"""Shared field types and the error body."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "AliasName",
+    "EntityId",
+    "ErrorPublic",
+    "FeatureRef",
+    "Identifier",
+    "ModelName",
+    "Problem",
+    "Scalar",
+    "StrictModel",
+    "TagKey",
+    "TagValue",
+    "Text",
+]
+
+# Names that end up in the Feast registry, connector reads and MLflow filters:
+# a conservative alphabet keeps them out of every quoting problem.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+FeatureRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}:[A-Za-z_][A-Za-z0-9_]{0,62}$"),
+]
+ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+AliasName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+EntityId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,63}$")]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+Scalar = float | int | str | bool | None
+
+
+class StrictModel(BaseModel):
+    """Request bodies refuse unknown keys: a typo is a 422, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    loc: str = Field(description="where in the request, e.g. body.fields[0].dtype")
+    message: str
+    type: str = ""
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer: a stable code, a message, and for invalid input every problem."""
+
+    code: str
+    message: str
+    problems: list[Any] | None = None

@@ -1,0 +1,126 @@
+"""Online and batch predictions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from potluck.api.schemas.common import (
+    AliasName,
+    EntityId,
+    Identifier,
+    ModelName,
+    Scalar,
+    StrictModel,
+)
+
+__all__ = [
+    "INLINE_MAX_ROWS",
+    "BatchPredictionCreate",
+    "BatchPredictionPublic",
+    "EntityRowCreate",
+    "OnlinePredictionCreate",
+    "OnlinePredictionPublic",
+    "PredictionRowPublic",
+    "SourceFrameCreate",
+]
+
+ONLINE_MAX_ROWS = 1000
+INLINE_MAX_ROWS = 10_000  # inline entity frames and inline answers
+
+
+class _ModelChoice(StrictModel):
+    model: ModelName | None = Field(default=None, description="default: the settings' model_name")
+    version: int | None = Field(
+        default=None, ge=1, description="default: alias, else production, else latest"
+    )
+    alias: AliasName | None = None
+
+    @model_validator(mode="after")
+    def _version_or_alias(self) -> _ModelChoice:
+        if self.version is not None and self.alias is not None:
+            raise ValueError("give at most one of 'version' and 'alias'")
+        return self
+
+
+class OnlinePredictionCreate(_ModelChoice):
+    """Exactly one of ``entity_ids`` (features from the online store) and ``rows`` (raw values)."""
+
+    entity_ids: list[EntityId] | None = Field(
+        default=None, min_length=1, max_length=ONLINE_MAX_ROWS
+    )
+    rows: list[dict[Identifier, Scalar]] | None = Field(
+        default=None, min_length=1, max_length=ONLINE_MAX_ROWS
+    )
+    include_features: bool = True
+
+    @model_validator(mode="after")
+    def _one_input(self) -> OnlinePredictionCreate:
+        if (self.entity_ids is None) == (self.rows is None):
+            raise ValueError("give exactly one of 'entity_ids' and 'rows'")
+        return self
+
+
+class PredictionRowPublic(BaseModel):
+    entity_id: str | None = None
+    status: Literal["ok", "unknown_entity"]
+    prediction: float | None = None
+    probability: float | None = Field(default=None, description="positive class, classifiers only")
+    features: dict[str, Any] | None = None
+
+
+class OnlinePredictionPublic(BaseModel):
+    model: str
+    version: int
+    model_type: str
+    predictions: list[PredictionRowPublic]
+
+
+class EntityRowCreate(StrictModel):
+    patient_id: EntityId
+    event_timestamp: datetime = Field(description="ISO-8601; without a zone it is UTC")
+
+
+class SourceFrameCreate(StrictModel):
+    source: Identifier
+    table: Identifier | None = None
+    entity_key: Identifier = "patient_id"
+    timestamp_field: Identifier = "event_timestamp"
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class BatchPredictionCreate(_ModelChoice):
+    """Exactly one entity frame: ``entities`` inline, ``input_path`` (Parquet/CSV in the
+    batch folder) or ``source`` (a logical source's key and time columns)."""
+
+    entities: list[EntityRowCreate] | None = Field(
+        default=None, min_length=1, max_length=INLINE_MAX_ROWS
+    )
+    input_path: str | None = Field(default=None, max_length=512)
+    source: SourceFrameCreate | None = None
+    output: Literal["auto", "inline", "parquet"] = Field(
+        default="auto", description="auto: inline up to 1,000 rows, else Parquet"
+    )
+    output_path: str | None = Field(default=None, max_length=512, description="relative, .parquet")
+    include_features: bool = False
+
+    @model_validator(mode="after")
+    def _one_frame(self) -> BatchPredictionCreate:
+        given = [x for x in (self.entities, self.input_path, self.source) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'entities', 'input_path' and 'source'")
+        return self
+
+
+class BatchPredictionPublic(BaseModel):
+    model: str
+    version: int
+    model_type: str
+    rows: int
+    output: Literal["inline", "parquet"]
+    output_path: str | None = Field(default=None, description="relative to the batch folder")
+    predictions: list[dict[str, Any]] | None = None
+    elapsed_ms: float

@@ -1,0 +1,90 @@
+"""The shared typer app, consoles and option types of the ``potluck`` CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from potluck.errors import PotluckError
+from potluck.settings import Settings, today_utc
+
+__all__ = [
+    "AsOf",
+    "JsonOut",
+    "Patients",
+    "Seed",
+    "app",
+    "as_of_option",
+    "console",
+    "emit",
+    "err",
+    "kv_table",
+    "load_settings",
+    "new_progress",
+]
+
+app = typer.Typer(
+    help="potluck: a polyglot feature platform on Feast.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+JsonOut = Annotated[
+    Path | None, typer.Option("--json-out", help="Also write the result as JSON here.")
+]
+Patients = Annotated[
+    int | None, typer.Option("--patients", "-n", help="Synthetic patients (default: settings).")
+]
+Seed = Annotated[int | None, typer.Option("--seed", help="Random seed (default: settings).")]
+AsOf = Annotated[
+    str | None, typer.Option("--as-of", help="Anchor date of the data, ISO (default: today UTC).")
+]
+
+
+def load_settings() -> Settings:
+    return Settings()
+
+
+def new_progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def as_of_option(value: str | None) -> datetime:
+    if value is None:
+        return today_utc()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PotluckError(f"--as-of must be an ISO date or datetime, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def emit(result: Any, json_out: Path | None) -> None:
+    """Write ``result`` as JSON when ``--json-out`` was given."""
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2, default=str))
+        console.print(f"[dim]wrote {json_out}[/dim]")
+
+
+def kv_table(title: str, rows: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False)
+    for key, value in rows.items():
+        table.add_row(str(key), str(value))
+    return table

@@ -1,0 +1,184 @@
+"""S3 connector: Parquet tables in a bucket, through pyarrow's ``S3FileSystem``.
+
+A table is the object ``{bucket}/{prefix}/{table}.parquet``; a table that is a
+hive-partitioned *directory* ``{prefix}/{table}/col=value/...`` (what Spark
+writes) is read as one dataset, with predicates on partition columns pruning
+whole directories. Reads go through ``pyarrow.dataset`` with the key filter
+(``isin``), the inclusive time window and the projection pushed into the scan,
+so row groups whose statistics exclude the request are never fetched.
+
+Writes go to a temporary key ``{prefix}/.{table}.{random}.tmp`` (no table name
+starts with a dot) and are then copied over the table's key (S3 replaces an object atomically), so readers see
+the old table or the new one, never half of one, and a failed write leaves the
+old table and no temporary object. Append rewrites the object the same way
+(single writer assumed). Timestamps are written as microseconds, UTC. The
+bucket is created on first write if it does not exist.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from pyarrow import fs
+
+from potluck.connectors._arrow import (
+    check_write_mode,
+    conform,
+    driver_errors,
+    filter_expression,
+    normalize,
+    parse_options,
+    resolve,
+)
+from potluck.connectors.base import Connector, ReadRequest, WriteMode
+from potluck.connectors.s3.config import S3Config
+from potluck.errors import SourceError, SourceSchemaError
+
+__all__ = ["S3Connector"]
+
+
+class S3Connector(Connector):
+    """Arrow tables in and out of Parquet objects in one bucket."""
+
+    kind: ClassVar[str] = "s3"
+
+    def __init__(self, source: str, config: S3Config) -> None:
+        super().__init__(source)
+        self.config = config
+        self._fs: fs.S3FileSystem | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
+        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
+        return cls(source, parse_options(S3Config, source, cls.kind, options))
+
+    # -- errors, filesystem, names ------------------------------------------------------
+
+    def _error(self, detail: str, schema: bool = False) -> SourceError:
+        cls = SourceSchemaError if schema else SourceError
+        return cls(self.source, self.kind, detail)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver errors leave as SourceError naming this source."""
+        with driver_errors(self._error, OSError, pa.ArrowException):
+            yield
+
+    @property
+    def filesystem(self) -> fs.S3FileSystem:
+        """The (lazily built) S3 filesystem; cheap, but keeps its HTTP connections."""
+        with self._lock:
+            if self._fs is None:
+                c = self.config
+                extra: dict[str, Any] = {}
+                if c.endpoint_url is not None:
+                    url = urlsplit(c.endpoint_url)
+                    extra = {"endpoint_override": url.netloc, "scheme": url.scheme}
+                self._fs = fs.S3FileSystem(
+                    access_key=c.access_key,
+                    secret_key=c.secret_key,
+                    region=c.region,
+                    connect_timeout=c.timeout_s,
+                    request_timeout=c.timeout_s,
+                    allow_bucket_creation=True,
+                    retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=2),
+                    **extra,
+                )
+            return self._fs
+
+    def _key(self, table: str, suffix: str = ".parquet") -> str:
+        """The table's key; names that could leave the prefix are refused."""
+        bad = not table or table.startswith(".") or "\x00" in table
+        if bad or "/" in table or "\\" in table:
+            raise self._error(f"invalid table name {table!r}: it must be a plain object name")
+        return f"{self.config.root}/{table}{suffix}"
+
+    def _url(self, key: str) -> str:
+        return f"s3://{key}"
+
+    def _locate(self, table: str) -> tuple[str, bool]:
+        """(key, is a partitioned directory) of an existing table, or a 'missing' error."""
+        file_key, dir_key = self._key(table), self._key(table, "")
+        with self._errors():
+            file_info, dir_info = self.filesystem.get_file_info([file_key, dir_key])
+        if file_info.type == fs.FileType.File:
+            return file_key, False
+        if dir_info.type == fs.FileType.Directory:
+            return dir_key, True
+        raise self._error(f"table '{table}' is missing (no object {self._url(file_key)})")
+
+    def _dataset(self, table: str) -> ds.Dataset:
+        key, partitioned = self._locate(table)
+        with self._errors():
+            return ds.dataset(
+                key,
+                filesystem=self.filesystem,
+                format="parquet",
+                partitioning="hive" if partitioned else None,
+                exclude_invalid_files=False,
+            )
+
+    # -- the contract --------------------------------------------------------------
+
+    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+        """Write (or append to) the table's object via a temporary key; return the rows written."""
+        check_write_mode(mode)
+        key = self._key(table)
+        data = normalize(data)
+        if not data.column_names:
+            raise self._error("cannot write a table without columns", True)
+        if len(set(data.column_names)) != len(data.column_names):
+            raise self._error(f"duplicate column names in {data.column_names}", True)
+        written = data.num_rows
+        s3 = self.filesystem
+        with self._errors():
+            self._ensure_bucket()
+            if mode == "append" and s3.get_file_info(key).type == fs.FileType.File:
+                existing = pq.read_table(key, filesystem=s3).replace_schema_metadata(None)
+                data = pa.concat_tables([existing, conform(data, existing.schema, self._error)])
+            tmp = f"{self.config.root}/.{table}.{uuid.uuid4().hex}.tmp"
+            try:
+                pq.write_table(data, tmp, filesystem=s3, coerce_timestamps="us")
+                s3.copy_file(tmp, key)
+            finally:
+                with suppress(OSError):
+                    s3.delete_file(tmp)
+        return int(written)
+
+    def _ensure_bucket(self) -> None:
+        s3 = self.filesystem
+        if s3.get_file_info(self.config.bucket).type == fs.FileType.NotFound:
+            s3.create_dir(self.config.bucket)
+
+    def schema(self, table: str) -> pa.Schema:
+        dataset = self._dataset(table)
+        return dataset.schema.remove_metadata()
+
+    def read(self, request: ReadRequest) -> pa.Table:
+        """Projection and row filter pushed into the Parquet scan (row-group/partition pruning)."""
+        dataset = self._dataset(request.table)
+        with self._errors():
+            schema = dataset.schema.remove_metadata()
+            names = resolve(schema, request, self._error)
+            result: pa.Table = dataset.to_table(
+                columns={n: pc.field(n) for n in names}, filter=filter_expression(schema, request)
+            )
+        if not names:
+            return result
+        target = pa.schema([schema.field(n) for n in names])
+        return pa.Table.from_arrays(result.columns, schema=target)
+
+    def ping(self) -> None:
+        """The endpoint answers, and the bucket exists or may be created."""
+        with self._errors():
+            self.filesystem.get_file_info(self.config.bucket)

@@ -1,0 +1,89 @@
+"""What the SQLite writer and reader share: Feast's table names and time encoding.
+
+Layout (Feast's ``SqliteOnlineStore``): one table ``{project}_{view}`` with one
+row per (serialized entity key, feature name): the ``Value`` message bytes,
+``value_text``, and ``event_ts``/``created_ts`` as the integer seconds Feast's
+``datetime`` adapter stores.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import datetime
+
+import numpy as np
+from feast.repo_config import RepoConfig
+
+from potluck.errors import ConfigurationError
+from potluck.online.stores.base import ViewLayout
+
+__all__ = [
+    "LOCAL_IS_UTC",
+    "connect",
+    "literal",
+    "read_seconds",
+    "sqlite_path",
+    "stored_seconds",
+    "table_name",
+]
+
+LOCAL_IS_UTC = time.timezone == 0 and time.altzone == 0 and not time.daylight
+
+
+def sqlite_path(config: RepoConfig) -> str:
+    from feast.infra.online_stores.sqlite import SqliteOnlineStore
+
+    store = config.online_store
+    if getattr(store, "vector_enabled", False) or getattr(
+        store, "enable_openai_compatible_store", False
+    ):
+        raise ConfigurationError(
+            "fast online reads/writes do not support the SQLite store's vector or "
+            "openai-compatible options"
+        )
+    return str(SqliteOnlineStore._get_db_path(config))
+
+
+def table_name(layout: ViewLayout) -> str:
+    return '"' + f"{layout.project}_{layout.stored_name}".replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def stored_seconds(micros: np.ndarray, valid: np.ndarray) -> list[int | None]:
+    """What Feast's sqlite adapter stores: ``int(naive_utc.timestamp())``.
+
+    ``timestamp()`` reads a naive datetime as local time, so off UTC machines the
+    stored number is shifted by the local offset -- and Feast's reader shifts it
+    back. Both sides are reproduced so either can read the other's rows."""
+    if LOCAL_IS_UTC:
+        seconds = np.floor_divide(micros, 1_000_000)
+        seconds += (micros < 0) & (micros % 1_000_000 != 0)  # int() truncates toward 0
+        out = np.where(valid, seconds, 0).astype(object)
+    else:
+        from datetime import timedelta
+
+        epoch = datetime(1970, 1, 1)
+        out = np.array(
+            [int((epoch + timedelta(microseconds=int(m))).timestamp()) for m in micros], object
+        )
+    out[~valid] = None
+    result: list[int | None] = out.tolist()
+    return result
+
+
+def read_seconds(stored: int) -> int:
+    if LOCAL_IS_UTC:
+        return int(stored)
+    import calendar
+
+    return calendar.timegm(datetime.fromtimestamp(int(stored)).timetuple())
+
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    return conn

@@ -1,0 +1,299 @@
+"""Online and batch prediction with a registered model.
+
+Online: features of each entity id come from the online store through
+:func:`potluck.online.reads.online_features` (on-demand features computed at
+request time, TTL applied, PII dropped), or the caller passes raw feature
+values; the model is applied by :class:`potluck.ml.scoring.Scorer`. An entity
+the online store has never seen gets ``status: unknown_entity``.
+
+Batch: an entity frame (inline rows, a Parquet/CSV file in the batch folder,
+or a source's key and time columns) is joined point-in-time with the model's
+features from the offline store and scored; the answer is inline when small,
+else a Parquet file in the batch folder.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from potluck.api.schemas.predictions import (
+    INLINE_MAX_ROWS,
+    BatchPredictionCreate,
+    BatchPredictionPublic,
+    OnlinePredictionCreate,
+    OnlinePredictionPublic,
+    PredictionRowPublic,
+)
+from potluck.errors import EntityFrameError, InvalidInputError, ModelError, RequestError
+from potluck.services.files import relative_to_root, safe_path
+
+if TYPE_CHECKING:
+    from potluck.features.repo import FeatureRepo
+    from potluck.ml.scoring import Scorer
+    from potluck.settings import Settings
+
+__all__ = ["ModelCache", "predict_batch", "predict_online"]
+
+AUTO_INLINE_ROWS = 1000
+MAX_BATCH_ROWS = 20_000_000
+ALIAS_TTL_S = 5.0  # how long "which version is production" is trusted without asking MLflow
+
+
+class ModelCache:
+    """Loaded scorers by (name, version) -- immutable, kept -- and alias resolutions
+    (re-asked after ``ALIAS_TTL_S``, so a promotion by another worker shows up)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._scorers: dict[tuple[str, int], Scorer] = {}
+        self._versions: dict[tuple[str, str | None], tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def version(self, name: str, version: int | None, alias: str | None) -> int:
+        from potluck.ml.registry import resolve_version
+
+        if version is not None:
+            return version
+        key = (name, alias)
+        cached = self._versions.get(key)
+        if cached is not None and time.monotonic() - cached[1] < ALIAS_TTL_S:
+            return cached[0]
+        resolved = resolve_version(self.settings, name, None, alias)
+        self._versions[key] = (resolved, time.monotonic())
+        return resolved
+
+    def get(self, name: str | None, version: int | None = None, alias: str | None = None) -> Scorer:
+        from potluck.ml.registry import load_model
+        from potluck.ml.scoring import Scorer, limit_native_threads
+
+        name = name or self.settings.model_name
+        number = self.version(name, version, alias)
+        scorer = self._scorers.get((name, number))
+        if scorer is None:
+            with self._lock:
+                scorer = self._scorers.get((name, number))
+                if scorer is None:
+                    scorer = Scorer(load_model(self.settings, name, number))
+                    limit_native_threads()  # the model's libraries are loaded now
+                    self._scorers[(name, number)] = scorer
+        return scorer
+
+    def forget_aliases(self, name: str) -> None:
+        for key in [k for k in self._versions if k[0] == name]:
+            self._versions.pop(key, None)
+
+
+def _json_value(value: Any) -> Any:
+    """Online values as JSON: NaN -> null, numpy scalars -> Python."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _features_argument(scorer: Scorer) -> str | list[str]:
+    loaded = scorer.loaded
+    if loaded.feature_service:
+        return loaded.feature_service
+    if loaded.feature_refs:
+        return list(loaded.feature_refs)
+    raise ModelError(
+        f"model '{loaded.info.name}' v{loaded.info.version} records no feature service or refs"
+    )
+
+
+def _rows(scorer: Scorer, scored: Any, index: int) -> tuple[float | None, float | None]:
+    prediction = float(scored.prediction[index])
+    probability = float(scored.probability[index]) if scored.probability is not None else None
+    return prediction, probability
+
+
+def predict_online(
+    repo: FeatureRepo, cache: ModelCache, spec: OnlinePredictionCreate
+) -> OnlinePredictionPublic:
+    from potluck.online.reads import online_features
+
+    scorer = cache.get(spec.model, spec.version, spec.alias)
+    features = scorer.features
+    if spec.entity_ids is not None:
+        rows = online_features(repo, _features_argument(scorer), spec.entity_ids)
+        found = [bool(r["_found"]) for r in rows]
+        ids: list[str | None] = [r["patient_id"] for r in rows]
+    else:
+        assert spec.rows is not None
+        unknown = sorted({k for row in spec.rows for k in row} - set(features))
+        if unknown:
+            raise InvalidInputError(
+                "rows",
+                [
+                    f"unknown feature(s) for this model: {', '.join(unknown)}",
+                    f"the model's features: {', '.join(features)}",
+                ],
+            )
+        rows, found, ids = list(spec.rows), [True] * len(spec.rows), [None] * len(spec.rows)
+    scored = scorer.score_rows(rows)
+    out = []
+    for i, row in enumerate(rows):
+        if not found[i]:
+            out.append(PredictionRowPublic(entity_id=ids[i], status="unknown_entity"))
+            continue
+        prediction, probability = _rows(scorer, scored, i)
+        values = {f: _json_value(row.get(f)) for f in features} if spec.include_features else None
+        out.append(
+            PredictionRowPublic(
+                entity_id=ids[i],
+                status="ok",
+                prediction=prediction,
+                probability=probability,
+                features=values,
+            )
+        )
+    info = scorer.loaded.info
+    return OnlinePredictionPublic(
+        model=info.name, version=info.version, model_type=scorer.loaded.model_type, predictions=out
+    )
+
+
+# --------------------------------------------------------------------------- batch
+def _read_input(settings: Settings, relative: str) -> pa.Table:
+    import pyarrow.csv as pacsv
+
+    path = safe_path(settings, relative, suffixes=(".parquet", ".csv"), field="input_path")
+    if not path.is_file():
+        raise RequestError(f"input_path '{relative}' does not exist in the batch folder")
+    try:
+        if path.suffix.lower() == ".csv":
+            return pacsv.read_csv(path)
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise RequestError(f"input_path '{relative}' is not readable: {exc}") from None
+
+
+def _entity_frame(settings: Settings, repo: FeatureRepo, spec: BatchPredictionCreate) -> pa.Table:
+    from potluck.services.models import read_key_frame
+
+    if spec.entities is not None:
+        return pa.table(
+            {
+                "patient_id": [e.patient_id for e in spec.entities],
+                "event_timestamp": pa.array(
+                    [e.event_timestamp for e in spec.entities], pa.timestamp("us", tz="UTC")
+                ),
+            }
+        )
+    if spec.input_path is not None:
+        return _read_input(settings, spec.input_path)
+    assert spec.source is not None
+    src = spec.source
+    from potluck.services.feature_views import source_schema
+
+    schema = source_schema(repo, src.source, src.table or src.source)
+    missing = [c for c in (src.entity_key, src.timestamp_field) if c not in schema.names]
+    if missing:
+        raise InvalidInputError(
+            "source", [f"column '{c}' is not in source '{src.source}'" for c in missing]
+        )
+    return read_key_frame(
+        repo,
+        source=src.source,
+        table=src.table or src.source,
+        entity_key=src.entity_key,
+        timestamp_field=src.timestamp_field,
+        join_key="patient_id",
+        start=src.start,
+        end=src.end,
+    )
+
+
+def _check_frame(frame: pa.Table) -> None:
+    if frame.num_rows == 0:
+        raise EntityFrameError("the entity frame has no rows")
+    if frame.num_rows > MAX_BATCH_ROWS:
+        raise EntityFrameError(
+            f"the entity frame has {frame.num_rows:,} rows (max {MAX_BATCH_ROWS:,})"
+        )
+    missing = [c for c in ("patient_id", "event_timestamp") if c not in frame.column_names]
+    if missing:
+        raise EntityFrameError(f"the entity frame lacks column(s): {', '.join(missing)}")
+    ids = frame["patient_id"]
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        frame_type = ids.type
+        raise EntityFrameError(
+            f"entity frame column 'patient_id' must be strings, got {frame_type}"
+        )
+    if ids.null_count:
+        raise EntityFrameError(f"entity frame column 'patient_id' has {ids.null_count} null(s)")
+
+
+def predict_batch(
+    settings: Settings, repo: FeatureRepo, cache: ModelCache, spec: BatchPredictionCreate
+) -> BatchPredictionPublic:
+    from potluck.features.retrieval import historical_features
+    from potluck.offline.job import arrow_to_pandas
+
+    started = time.perf_counter()
+    scorer = cache.get(spec.model, spec.version, spec.alias)
+    out_path = (
+        safe_path(settings, spec.output_path, suffixes=(".parquet",), field="output_path")
+        if spec.output_path
+        else None
+    )
+    frame = _entity_frame(settings, repo, spec)
+    _check_frame(frame)
+    output = spec.output
+    if output == "auto":
+        output = (
+            "parquet" if out_path is not None or frame.num_rows > AUTO_INLINE_ROWS else "inline"
+        )
+    if output == "inline" and frame.num_rows > INLINE_MAX_ROWS:
+        raise RequestError(
+            f"{frame.num_rows:,} rows are too many to answer inline (max {INLINE_MAX_ROWS:,}); "
+            "ask for output 'parquet'"
+        )
+    entity_columns = frame.column_names
+    features = historical_features(repo, arrow_to_pandas(frame), _features_argument(scorer))
+    scored = scorer.score_table(features)
+    result = features.select(entity_columns)
+    if spec.include_features:
+        for name in scorer.features:
+            if name in features.column_names and name not in entity_columns:
+                result = result.append_column(name, features[name])
+    result = result.append_column("prediction", pa.array(scored.prediction, pa.float64()))
+    if scored.probability is not None:
+        result = result.append_column("probability", pa.array(scored.probability, pa.float64()))
+    info = scorer.loaded.info
+    common: dict[str, Any] = {
+        "model": info.name,
+        "version": info.version,
+        "model_type": scorer.loaded.model_type,
+        "rows": result.num_rows,
+    }
+    if output == "inline":
+        rows = [{k: _json_value(v) for k, v in row.items()} for row in result.to_pylist()]
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        return BatchPredictionPublic(
+            **common, output="inline", predictions=rows, elapsed_ms=elapsed
+        )
+    if out_path is None:
+        name = f"predictions/{info.name}-v{info.version}-{uuid.uuid4().hex[:12]}.parquet"
+        out_path = safe_path(settings, name, suffixes=(".parquet",), field="output_path")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    pq.write_table(result, tmp, coerce_timestamps="us")
+    tmp.replace(out_path)  # readers never see a half-written file
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    return BatchPredictionPublic(
+        **common,
+        output="parquet",
+        output_path=relative_to_root(settings, out_path),
+        elapsed_ms=elapsed,
+    )
