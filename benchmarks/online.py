@@ -15,14 +15,15 @@ this process and on the *same* online store:
 Before any timing, both are checked equal value for value on a sample (read "at" 1970 so
 potluck's TTL rule expires nothing; unknown ids included). Then one entity per call
 (``--requests`` calls) and 100 entities per call (``--batch-requests`` calls), random
-known ids, after a warm-up; the two engines alternate call by call so machine load hits
-both alike. The floor in ``meta``: raw redis-py ``HMGET`` of one entity's hash (and a
+known ids, after a warm-up; each engine runs in its own blocks (four rounds, alternating)
+so neither pays for the other's garbage and load drifts hit both alike. The floor in ``meta``: raw redis-py ``HMGET`` of one entity's hash (and a
 pipeline of 100) with the same fields. Wall-clock on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -99,15 +100,21 @@ def check(repo: Any, ids: list[str]) -> list[str]:
 def timed(
     engines: dict[str, Callable[[list[str]], Any]], batches: list[list[str]], warmup: int
 ) -> dict[str, list[float]]:
-    for batch in batches[:warmup]:
-        for call in engines.values():
-            call(batch)
+    """Each engine in its own block (so neither pays for the other's garbage collections),
+    the blocks in rounds (so machine load drifts hit both alike)."""
     samples: dict[str, list[float]] = {name: [] for name in engines}
-    for batch in batches:
-        for name, call in engines.items():  # alternate: load hits both alike
-            t0 = time.perf_counter()
+    rounds = 4
+    for call in engines.values():
+        for batch in batches[:warmup]:
             call(batch)
-            samples[name].append(time.perf_counter() - t0)
+    for r in range(rounds):
+        part = batches[r::rounds]
+        for name, call in engines.items():
+            gc.collect()
+            for batch in part:
+                t0 = time.perf_counter()
+                call(batch)
+                samples[name].append(time.perf_counter() - t0)
     return samples
 
 

@@ -54,18 +54,15 @@ class Decoder:
             return _DOUBLE.unpack_from(blob, 1)[0]
         return feast_value_type_to_python_type(Value.FromString(blob))
 
+    def _other(self, blob: bytes | None) -> Any:
+        return self._parse(blob) if blob else None
+
     def column(self, blobs: Sequence[bytes | None]) -> list[Any]:
         if self.double:  # mostly distinct: unpacked directly, not remembered
-            unpack = _DOUBLE.unpack_from
-            out: list[Any] = []
-            for b in blobs:
-                if not b:
-                    out.append(None)
-                elif len(b) == 9 and b[0] == 0x29:
-                    out.append(unpack(b, 1)[0])
-                else:
-                    out.append(self._parse(b))
-            return out
+            unpack, other = _DOUBLE.unpack_from, self._other
+            return [
+                unpack(b, 1)[0] if b and len(b) == 9 and b[0] == 0x29 else other(b) for b in blobs
+            ]
         if not self.shared:
             return [None if not b else self._parse(b) for b in blobs]
         memo = self.memo

@@ -109,10 +109,14 @@ def assign_chunks(sorted_keys: pa.Array, boundaries: list[str | int]) -> list[pa
     (keys below the first boundary -- new since the plan was made -- go to chunk 0)."""
     if not boundaries:
         return []
-    values = np.array(sorted_keys.to_pylist(), dtype=object)
-    edges = np.searchsorted(np.array(boundaries, dtype=object), values, side="right") - 1
-    edges = np.maximum(edges, 0)
-    cuts = np.searchsorted(edges, np.arange(len(boundaries) + 1))
+    n = len(sorted_keys)
+    # keys are sorted: a chunk starts where the keys reach its boundary (Arrow counts them,
+    # no Python object per key)
+    cuts = [0]
+    for boundary in boundaries[1:]:
+        below = pc.sum(pc.less(sorted_keys, pa.scalar(boundary, sorted_keys.type))).as_py()
+        cuts.append(int(below or 0))
+    cuts.append(n)
     return [sorted_keys.slice(cuts[i], cuts[i + 1] - cuts[i]) for i in range(len(boundaries))]
 
 

@@ -80,14 +80,16 @@ def _fast_columns(
             raw[name] = decode.column(reads[v].values[name])
         for step in plan.on_demand:
             columns.update(step.apply(raw, plan.join_key, unique))
+    expired: dict[int, list[int]] = {}  # view -> rows past its TTL, found once per view
     for name, ttl in plan.ttl.items():  # expire only after on-demand inputs were taken
-        seconds = reads[plan.sources[name][0]].seconds
-        oldest = read_at - ttl
-        if any(s and s < oldest for s in seconds):
+        v = plan.sources[name][0]
+        if v not in expired:
+            oldest = read_at - ttl
+            expired[v] = [i for i, s in enumerate(reads[v].seconds) if s and s < oldest]
+        if expired[v]:
             values = columns[name] = list(columns[name])
-            for i, s in enumerate(seconds):
-                if s and s < oldest:
-                    values[i] = None  # expired: what the offline store would return
+            for i in expired[v]:
+                values[i] = None  # expired: what the offline store would return
     if n != len(patient_ids):  # duplicates in the request: fan the rows back out
         index = {key: i for i, key in enumerate(unique)}
         rows = [index[p] for p in patient_ids]
@@ -133,15 +135,10 @@ def online_features(
 ) -> list[dict[str, Any]]:
     """One dict per patient id: feature values plus ``_found`` (any view had a row)."""
     names, columns, found, _ = _columns(repo, features, patient_ids, now)
+    keys = ["patient_id", *names, FOUND]
     ordered = [columns[name] for name in names]
-    rows = []
-    for i, patient_id in enumerate(patient_ids):
-        row: dict[str, Any] = {"patient_id": patient_id}
-        for name, values in zip(names, ordered, strict=True):
-            row[name] = values[i]
-        row[FOUND] = found[i]
-        rows.append(row)
-    return rows
+    rows = zip(patient_ids, *ordered, found, strict=True)
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def online_features_arrow(

@@ -91,3 +91,16 @@ def test_redis_scripts_flushed_mid_run_are_loaded_again(
     before = online_features(repo, "stroke_risk_v1", ids)
     client.script_flush()
     assert online_features(repo, "stroke_risk_v1", ids) == before
+
+
+def test_stores_without_a_fast_writer_are_materialized_by_feast(
+    online_home: Path, sqlite_pair: Pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from potluck.online import stores
+
+    monkeypatch.setattr(stores, "open_writer", lambda config: None)
+    repo = clone(online_home, tmp_path / "home")
+    summary = materialize(repo, end=END)
+    assert summary.engine == "feast"
+    assert summary.total_rows == sqlite_pair.summary.total_rows
+    assert sqlite_rows(repo) == sqlite_rows(sqlite_pair.feast)
