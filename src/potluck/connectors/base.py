@@ -20,6 +20,8 @@ from typing import ClassVar, Literal
 
 import pyarrow as pa
 
+from potluck.errors import SourceError, SourceSchemaError
+
 __all__ = ["Connector", "ReadRequest", "WriteMode"]
 
 WriteMode = Literal["replace", "append"]
@@ -51,6 +53,11 @@ class Connector(ABC):
     def __init__(self, source: str) -> None:
         # The logical source name, used in every error message.
         self.source = source
+
+    def _error(self, detail: str, schema: bool = False) -> SourceError:
+        """The error every connector raises for this source: it names the source and kind."""
+        cls = SourceSchemaError if schema else SourceError
+        return cls(self.source, self.kind, detail)
 
     @abstractmethod
     def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:

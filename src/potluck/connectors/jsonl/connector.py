@@ -51,7 +51,6 @@ from potluck.connectors._files import atomic_write, check_root, table_file
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.jsonl._encode import encode_lines as _encode_lines
 from potluck.connectors.jsonl.config import JsonlConfig
-from potluck.errors import SourceError, SourceSchemaError
 
 __all__ = ["JsonlConnector"]
 
@@ -112,10 +111,6 @@ class JsonlConnector(Connector):
     def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
         """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
         return cls(source, parse_options(JsonlConfig, source, cls.kind, options))
-
-    def _error(self, detail: str, schema: bool = False) -> SourceError:
-        cls = SourceSchemaError if schema else SourceError
-        return cls(self.source, self.kind, detail)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -37,7 +37,7 @@ from potluck.connectors._arrow import (
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.mongodb import _documents as docs
 from potluck.connectors.mongodb.config import MongoConfig
-from potluck.errors import DriverMissingError, SourceError, SourceSchemaError
+from potluck.errors import DriverMissingError
 
 __all__ = ["SCHEMA_COLLECTION", "MongoConnector"]
 
@@ -72,10 +72,6 @@ class MongoConnector(Connector):
         return cls(source, parse_options(MongoConfig, source, cls.kind, options))
 
     # -- errors and the client ----------------------------------------------------
-
-    def _error(self, detail: str, schema: bool = False) -> SourceError:
-        cls = SourceSchemaError if schema else SourceError
-        return cls(self.source, self.kind, detail)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

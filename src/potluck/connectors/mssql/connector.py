@@ -43,7 +43,7 @@ from potluck.connectors._arrow import (
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.mssql import _statements as sql
 from potluck.connectors.mssql.config import MssqlConfig
-from potluck.errors import DriverMissingError, RequestError, SourceError, SourceSchemaError
+from potluck.errors import DriverMissingError, RequestError, SourceError
 
 __all__ = ["MssqlConnector"]
 
@@ -94,10 +94,6 @@ class MssqlConnector(Connector):
         return cls(source, parse_options(MssqlConfig, source, cls.kind, options))
 
     # -- errors and the engine ----------------------------------------------------
-
-    def _error(self, detail: str, schema: bool = False) -> SourceError:
-        cls = SourceSchemaError if schema else SourceError
-        return cls(self.source, self.kind, detail)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

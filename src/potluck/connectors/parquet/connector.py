@@ -38,7 +38,6 @@ from potluck.connectors._arrow import (
 from potluck.connectors._files import atomic_write, check_root, table_file
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.parquet.config import ParquetConfig
-from potluck.errors import SourceError, SourceSchemaError
 
 __all__ = ["ParquetConnector"]
 
@@ -56,10 +55,6 @@ class ParquetConnector(Connector):
     def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
         """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
         return cls(source, parse_options(ParquetConfig, source, cls.kind, options))
-
-    def _error(self, detail: str, schema: bool = False) -> SourceError:
-        cls = SourceSchemaError if schema else SourceError
-        return cls(self.source, self.kind, detail)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -54,7 +54,7 @@ from potluck.connectors._arrow import (
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.postgres._sql import META, ROW, Select, pg_type, quote, storage_type
 from potluck.connectors.postgres.config import PostgresConfig
-from potluck.errors import DriverMissingError, PotluckError, SourceError, SourceSchemaError
+from potluck.errors import DriverMissingError, PotluckError
 
 __all__ = ["PostgresConnector", "Statement"]
 
@@ -155,10 +155,6 @@ class PostgresConnector(Connector):
         return cls(source, parse_options(PostgresConfig, source, cls.kind, options))
 
     # -- errors and the connection ---------------------------------------------------
-
-    def _error(self, detail: str, schema: bool = False) -> SourceError:
-        cls = SourceSchemaError if schema else SourceError
-        return cls(self.source, self.kind, detail)
 
     def _rel(self, table: str) -> str:
         return f"{quote(self.config.schema_name)}.{quote(table)}"

@@ -41,7 +41,6 @@ from potluck.connectors._arrow import (
 )
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.s3.config import S3Config
-from potluck.errors import SourceError, SourceSchemaError
 
 __all__ = ["S3Connector"]
 
@@ -63,10 +62,6 @@ class S3Connector(Connector):
         return cls(source, parse_options(S3Config, source, cls.kind, options))
 
     # -- errors, filesystem, names ------------------------------------------------------
-
-    def _error(self, detail: str, schema: bool = False) -> SourceError:
-        cls = SourceSchemaError if schema else SourceError
-        return cls(self.source, self.kind, detail)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -41,7 +41,6 @@ from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.spark import _types
 from potluck.connectors.spark.config import SparkConfig
 from potluck.connectors.spark.session import spark_errors, spark_session
-from potluck.errors import SourceError, SourceSchemaError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -69,10 +68,6 @@ class SparkConnector(Connector):
         return cls(source, parse_options(SparkConfig, source, cls.kind, options))
 
     # -- errors, session, locations ----------------------------------------------
-
-    def _error(self, detail: str, schema: bool = False) -> SourceError:
-        cls = SourceSchemaError if schema else SourceError
-        return cls(self.source, self.kind, detail)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -42,7 +42,7 @@ from potluck.connectors._arrow import (
 )
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
 from potluck.connectors.sqlite.config import SqliteConfig
-from potluck.errors import PotluckError, RequestError, SourceError, SourceSchemaError
+from potluck.errors import PotluckError, RequestError, SourceError
 
 __all__ = ["SqliteConnector"]
 
@@ -125,10 +125,6 @@ class SqliteConnector(Connector):
         return cls(source, parse_options(SqliteConfig, source, cls.kind, options))
 
     # -- errors and connections ------------------------------------------------
-
-    def _error(self, detail: str, schema: bool = False) -> SourceError:
-        cls = SourceSchemaError if schema else SourceError
-        return cls(self.source, self.kind, detail)
 
     @contextmanager
     def _connect(self, *, readonly: bool) -> Iterator[sqlite3.Connection]:
