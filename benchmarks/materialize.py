@@ -112,7 +112,8 @@ def measure(
     from potluck.features.repo import FeatureRepo
     from potluck.online._memory import lean_memory
 
-    lean_memory()  # what the CLI command does; applied to both engines alike
+    lean_memory()  # what the CLI command does; applied to both engines alike (with the
+    # ARROW_DEFAULT_MEMORY_POOL=system that main() sets for every child)
     repo = FeatureRepo(settings_for(Path(home), sources, store, port, engine))
     repo.store.list_feature_views()  # registry loaded before the clock starts
     moment = datetime.fromisoformat(end)
@@ -277,6 +278,9 @@ def main() -> int:
     parser.add_argument("--home", type=Path, help="keep the seeded home here (reused if same size)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
+    # What `potluck materialize` does before pyarrow loads; the spawned children of both
+    # engines inherit it (their peak RSS is measured alike).
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     c.quiet()
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="potluck_bench_mat_") as tmp:

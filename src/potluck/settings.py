@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     profile: Literal["embedded", "services"] = "embedded"
     # "default": the profile's store (embedded: SQLite, services: Redis).
     online_store: Literal["default", "sqlite", "redis"] = "default"
+    # Engine of `potluck engineer`; "auto": Spark on the services profile, pandas/DuckDB
+    # on embedded (the demo needs no JVM). See potluck.engineering.engines.
+    engineering_engine: Literal["auto", "pandas", "spark"] = "auto"
     home: Path = Field(
         default=Path("potluck_home"), description="where data, registry and models live"
     )

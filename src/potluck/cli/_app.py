@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from potluck.errors import PotluckError
+from potluck.errors import ConfigurationError, PotluckError
 from potluck.settings import Settings, today_utc
 
 __all__ = [
@@ -51,7 +51,18 @@ AsOf = Annotated[
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; a bad value is a ConfigurationError naming it."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(map(str, e['loc']))} "
+            f"(POTLUCK_{'__'.join(map(str, e['loc'])).upper()}={e['input']!r}): {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
 
 
 def new_progress() -> Progress:

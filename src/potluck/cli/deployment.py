@@ -99,13 +99,18 @@ def apply(json_out: JsonOut = None) -> None:
 
 @app.command()
 def engineer(json_out: JsonOut = None) -> None:
-    """Compute the engineered risk features point-in-time (pandas/DuckDB engine)."""
-    from potluck.workflows.data import engineer as run_engineer
+    """Compute the engineered risk features point-in-time (engine: POTLUCK_ENGINEERING_ENGINE,
+    auto = Spark on the services profile, pandas/DuckDB on embedded)."""
+    from potluck.engineering.engines import resolve_engine
+    from potluck.workflows.data import engineer_features
 
-    with console.status("engineering features"):
-        rows = run_engineer(load_settings())
-    console.print(kv_table("engineered rows", rows))
-    emit(rows, json_out)
+    settings = load_settings()
+    engine = resolve_engine(settings.engineering_engine, settings.profile)
+    with console.status(f"engineering features ({engine} engine)"):
+        run = engineer_features(settings)
+    console.print(kv_table(f"engineered rows - {run.engine} engine", run.rows))
+    # The rows per view stay top-level keys, as before the engine was reported.
+    emit({"engine": run.engine, "compute_s": run.compute_s, **run.rows}, json_out)
 
 
 @app.command("training-set")

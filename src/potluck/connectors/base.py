@@ -34,6 +34,10 @@ class ReadRequest:
     ``start`` and ``end`` are both inclusive bounds on ``timestamp_column``.
     ``keys`` restricts ``key_column`` to the given values (``None`` means all).
     ``columns`` of ``None`` means every column; otherwise exactly these, in order.
+    ``lean`` asks for bounded memory over speed: one thread, one batch in flight
+    (materialization reads many key chunks one after another; Arrow's threaded
+    scans keep ~80 MB of per-thread buffers resident). Connectors without threaded
+    scans ignore it.
     """
 
     table: str
@@ -43,6 +47,7 @@ class ReadRequest:
     timestamp_column: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    lean: bool = False
 
 
 class Connector(ABC):

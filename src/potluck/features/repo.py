@@ -56,6 +56,7 @@ class FeatureRepo:
             from potluck.domains.healthcare.features import OBJECTS
 
             objects = OBJECTS
+        self._prepare_online_store()
         self.store.apply(list(objects))
         self.store.refresh_registry()
         project = self.store.project
@@ -66,6 +67,16 @@ class FeatureRepo:
             "on_demand_feature_views": len(registry.list_on_demand_feature_views(project)),
             "feature_services": len(registry.list_feature_services(project)),
         }
+
+    def _prepare_online_store(self) -> None:
+        """Create a SQLite online database the way potluck's writer is fastest with,
+        before Feast's ``apply`` creates it with the defaults (see ``prepare_database``)."""
+        from potluck.online.stores import store_kind
+
+        if store_kind(self.config) == "sqlite":
+            from potluck.online.stores.sqlite._common import prepare_database, sqlite_path
+
+            prepare_database(sqlite_path(self.config))
 
     def resolve(self, features: str | Sequence[str]) -> ResolvedFeatures:
         from potluck.features.resolve import resolve_features

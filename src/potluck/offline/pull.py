@@ -8,6 +8,8 @@ smallest slice that can influence the answer.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +31,8 @@ __all__ = ["CREATED", "TS", "ViewSlice", "pull_view_slice", "read_source"]
 TS = "__potluck_ts"
 CREATED = "__potluck_created"
 UTC_US = pa.timestamp("us", tz="UTC")
+# DEBUG: one record per view pulled, its figures in ``record.pull`` (benchmarks/cross_source.py)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,17 @@ def pull_view_slice(
         start=start - ttl if ttl else None,
         end=end,
     )
+    started = time.perf_counter()
     raw = read_source(config, source, request)
+    if log.isEnabledFor(logging.DEBUG):
+        seconds = time.perf_counter() - started
+        pull: dict[str, object] = {"view": view.name, "source": source.source, "rows": raw.num_rows}
+        pull |= {"kind": binding_for(config, source).kind, "seconds": seconds}
+        log.debug(
+            "pulled %(view)s (%(kind)s): %(rows)d rows in %(seconds).3f s",
+            pull,
+            extra={"pull": pull},
+        )
 
     names = [*join_key_map, TS, *([CREATED] if created else []), *outputs]
     arrays = [raw[c] for c in key_columns]

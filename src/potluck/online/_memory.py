@@ -8,6 +8,13 @@ own peak allocation stays small. :func:`lean_memory` (for a process that
 materializes, e.g. the CLI command) routes Arrow to the system allocator and
 caps malloc at one arena with big blocks mapped (so freeing them gives them back);
 :func:`trim` hands free memory back after a chunk.
+
+C++ code that takes no pool (dataset scans, Parquet decoding) allocates from
+Arrow's compiled-in default, mimalloc, whatever ``set_memory_pool`` says, and
+mimalloc keeps ~80 MB of freed pages resident after a few scans. That default is
+read once, when pyarrow loads: a process that materializes sets
+``ARROW_DEFAULT_MEMORY_POOL=system`` before importing it (``potluck materialize``
+does).
 """
 
 from __future__ import annotations

@@ -84,6 +84,7 @@ def window_keys(
         timestamp_column=vs.timestamp,
         start=start,
         end=end,
+        lean=True,
     )
     keys = pc.drop_null(read_source(config, source, request)[column])
     counted = pc.value_counts(keys)
@@ -157,6 +158,7 @@ def read_chunk(
         timestamp_column=vs.timestamp,
         start=start,
         end=end,
+        lean=True,
     )
     raw = read_source(config, source, request)
     names = [*vs.join_keys, TS]

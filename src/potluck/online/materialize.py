@@ -176,8 +176,9 @@ class _Run:
                     continue
                 rows = read_chunk(config, source, chunk, progress.start, progress.end)
                 for lo in range(0, rows.num_rows, WRITE_BATCH):
-                    batch = rows.slice(lo, WRITE_BATCH)
-                    behind.submit(functools.partial(writer.write, layout, batch, TS, created))
+                    # encoded here, stored on the writer thread while the next batch encodes
+                    encoded = writer.encode(layout, rows.slice(lo, WRITE_BATCH), TS, created)
+                    behind.submit(functools.partial(writer.store, encoded))
                 behind.submit(functools.partial(chunk_done, index, rows.num_rows))
                 del rows
                 trim()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -13,7 +16,17 @@ from potluck.profiles import ENGINEERED_SOURCES, LOGICAL_SOURCES, source_binding
 from potluck.settings import Settings
 from potluck.workflows.state import SeedState, load_state, save_state
 
-__all__ = ["connector", "engineer", "read_source_table", "seed"]
+if TYPE_CHECKING:
+    from potluck.engineering.engines import Engine
+
+__all__ = [
+    "EngineeringRun",
+    "connector",
+    "engineer",
+    "engineer_features",
+    "read_source_table",
+    "seed",
+]
 
 
 def connector(settings: Settings, source: str) -> Connector:
@@ -35,18 +48,38 @@ def seed(settings: Settings, *, patients: int, seed: int, as_of: datetime) -> di
     return rows
 
 
-def engineer(settings: Settings, sample_rows: int = 200) -> dict[str, int]:
-    """Compute the engineered views point-in-time from the sources; write Parquet + a CSV sample."""
-    from potluck.engineering.pipeline import compute, snapshot_times
+@dataclass(frozen=True)
+class EngineeringRun:
+    """What :func:`engineer_features` did: which engine ran, rows written per view, and the
+    engine's own seconds (reading the sources and writing the outputs not included)."""
+
+    engine: Engine
+    rows: dict[str, int]
+    compute_s: float
+
+
+def engineer_features(settings: Settings, sample_rows: int = 200) -> EngineeringRun:
+    """Compute the engineered views point-in-time from the sources with the engine of
+    ``settings.engineering_engine``; write each through its connector + a CSV sample."""
+    from potluck.engineering.engines import compute_with, resolve_engine
+    from potluck.engineering.pipeline import snapshot_times
 
     state = load_state(settings)
+    engine = resolve_engine(settings.engineering_engine, settings.profile)
     tables = {name: read_source_table(settings, name) for name in LOGICAL_SOURCES}
     snapshots = snapshot_times(tables["stroke_outcomes"], state.as_of)
-    outputs = compute(tables, snapshots)
+    started = time.perf_counter()
+    outputs = compute_with(engine, tables, snapshots)
+    compute_s = time.perf_counter() - started
     rows = {}
     sample_dir = settings.data_dir / "engineered"
     sample_dir.mkdir(parents=True, exist_ok=True)
     for name in ENGINEERED_SOURCES:
         rows[name] = connector(settings, name).write(name, outputs[name])
         pacsv.write_csv(outputs[name].slice(0, sample_rows), sample_dir / f"{name}_sample.csv")
-    return rows
+    return EngineeringRun(engine=engine, rows=rows, compute_s=round(compute_s, 3))
+
+
+def engineer(settings: Settings, sample_rows: int = 200) -> dict[str, int]:
+    """:func:`engineer_features`, returning only the rows written per engineered view."""
+    return engineer_features(settings, sample_rows).rows

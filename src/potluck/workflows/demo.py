@@ -59,7 +59,8 @@ def run_demo(
         repo = FeatureRepo(settings)
         registered = repo.apply()
     with step("engineer"):
-        engineered = data.engineer(settings)
+        engineering = data.engineer_features(settings)
+        engineered = engineering.rows
     with step("training_set"):
         training = modeling.build_training_set(settings, repo, "stroke_risk_v1")
     with step("train"):
@@ -75,6 +76,7 @@ def run_demo(
         "seed": seed,
         "as_of": as_of.isoformat(),
         "sources": {**sources, **engineered},
+        "engineering_engine": engineering.engine,
         "registered": registered,
         "training_set": {"rows": training.num_rows, "columns": training.num_columns},
         "model": {

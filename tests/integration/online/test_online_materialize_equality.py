@@ -77,13 +77,13 @@ def test_redis_scripts_flushed_mid_run_are_loaded_again(
     from potluck.online.stores import redis as redis_store
 
     client = redis.Redis(port=redis_server.port)
-    real = redis_store.RedisWriter.write
+    real = redis_store.RedisWriter.store
 
     def flushing(self: redis_store.RedisWriter, *args: Any) -> int:
         client.script_flush()  # as after a server restart: every script is gone
         return real(self, *args)
 
-    monkeypatch.setattr(redis_store.RedisWriter, "write", flushing)
+    monkeypatch.setattr(redis_store.RedisWriter, "store", flushing)
     repo = clone(online_home, tmp_path / "home", (redis_server.port, 6))
     materialize(repo, end=END, chunk_size=2000)
     assert redis_hashes(redis_server.port, 6) == redis_hashes(redis_server.port, 1)

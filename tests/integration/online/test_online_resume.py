@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,20 +71,30 @@ def test_failure_mid_chunk_on_redis_then_resume(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repo = clone(online_home, tmp_path / "home", (redis_server.port, 3))
-    real = redis_store.RedisWriter.write
+    real_encode, real_store = redis_store.RedisWriter.encode, redis_store.RedisWriter.store
+    batches: dict[int, tuple[Any, ...]] = {}  # id(encoded) -> what it was encoded from
     calls = {"n": 0}
 
-    def flaky(self: redis_store.RedisWriter, layout, rows, timestamp, created):  # type: ignore[no-untyped-def]
+    def remembering(self: redis_store.RedisWriter, *args: Any) -> Any:
+        encoded = real_encode(self, *args)
+        batches[id(encoded)] = args
+        return encoded
+
+    def flaky(self: redis_store.RedisWriter, encoded: Any) -> int:
         calls["n"] += 1
         if calls["n"] == 9:  # half of this batch lands, then the "crash"
-            real(self, layout, rows.slice(0, rows.num_rows // 2), timestamp, created)
+            layout, rows, timestamp, created = batches[id(encoded)]
+            half = rows.slice(0, rows.num_rows // 2)
+            real_store(self, real_encode(self, layout, half, timestamp, created))
             raise SourceError("online store", "redis", "connection reset (simulated)")
-        return real(self, layout, rows, timestamp, created)
+        return real_store(self, encoded)
 
-    monkeypatch.setattr(redis_store.RedisWriter, "write", flaky)
+    monkeypatch.setattr(redis_store.RedisWriter, "encode", remembering)
+    monkeypatch.setattr(redis_store.RedisWriter, "store", flaky)
     with pytest.raises(SourceError, match="simulated"):
         materialize(repo, end=END, chunk_size=100)
-    monkeypatch.setattr(redis_store.RedisWriter, "write", real)
+    monkeypatch.setattr(redis_store.RedisWriter, "encode", real_encode)
+    monkeypatch.setattr(redis_store.RedisWriter, "store", real_store)
     summary = materialize(repo, end=END, chunk_size=999)  # arguments of a new plan: ignored
     assert summary.resumed
     assert redis_hashes(redis_server.port, 3) == redis_hashes(redis_server.port, 1)

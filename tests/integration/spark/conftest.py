@@ -2,7 +2,8 @@
 
 Starting Spark takes seconds, so it is started once (per xdist worker; every
 Spark test is in the ``spark`` xdist group, so in practice once) with small
-settings for local data, and shared by the connector, engine and join tests.
+settings for local data (``POTLUCK_SPARK__*``, set for the whole test session in
+tests/conftest.py), and shared by the connector, engine and join tests.
 It FAILS, never skips, if Spark cannot start.
 """
 
@@ -14,26 +15,19 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from tests.conftest import SPARK_OPTIONS
 from tests.unit.connectors.conftest import SOURCE, sample_table
 
 from potluck.connectors import Connector, open_connector
 from potluck.connectors.spark import SparkSessionConfig, spark_session
 
-SPARK_OPTIONS: dict[str, Any] = {"master": "local[2]", "shuffle_partitions": 2}
-
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    config = SparkSessionConfig(
-        **SPARK_OPTIONS,
-        conf={
-            "spark.sql.warehouse.dir": str(warehouse),
-            "spark.driver.memory": "1g",
-            "spark.sql.adaptive.enabled": "false",  # fewer planning passes on tiny data
-        },
-    )
-    session = spark_session(config)
+def spark(spark_environment: None) -> Iterator[Any]:
+    # The test settings come from POTLUCK_SPARK__* (tests/conftest.py), so a session
+    # started earlier by other code in this process (the services profile's `engineer`)
+    # is the same one this fixture would build.
+    session = spark_session(SparkSessionConfig())
     yield session
     session.stop()
 

@@ -383,3 +383,46 @@ def test_ping_succeeds_before_and_after_writing(connector: Connector, sample: pa
     connector.write("measurements", sample)
     connector.ping()
     assert connector.read(ReadRequest("measurements", columns=[])).num_rows == sample.num_rows
+
+
+def _many_rows(n: int) -> pa.Table:
+    return pa.table(
+        {
+            "patient_id": [f"P{i % 97:03d}" for i in range(n)],
+            "visit_date": pa.array([T0 + timedelta(hours=i) for i in range(n)], TS),
+            "bmi": [float(i) for i in range(n)],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {},  # everything
+        {"columns": ["bmi"]},  # the predicate's columns are not among the ones asked for
+        {
+            "columns": ["bmi", "patient_id"],
+            "key_column": "patient_id",
+            "keys": ["P001", "P050", "P404"],
+            "timestamp_column": "visit_date",
+            "start": T0 + timedelta(hours=100),
+            "end": T0 + timedelta(hours=900),
+        },
+        {"key_column": "patient_id", "keys": ["nobody"]},  # nothing matches
+    ],
+    ids=["all", "projection", "keys-and-window", "empty"],
+)
+def test_a_lean_read_returns_what_a_default_read_returns(
+    connector: Connector, request_args: dict[str, Any]
+) -> None:
+    """``lean`` (bounded memory, one thread: what materialization asks for) changes how a
+    connector reads, never what it returns."""
+    connector.write("many", _many_rows(1500))
+    default = connector.read(ReadRequest("many", **request_args))
+    lean = connector.read(ReadRequest("many", lean=True, **request_args))
+    assert lean.schema == default.schema
+    assert lean.equals(default)
+    if request_args.get("keys") == ["nobody"]:
+        assert lean.num_rows == 0
+    elif "keys" in request_args:
+        assert 0 < lean.num_rows < 1500

@@ -120,3 +120,24 @@ def test_ping_fails_when_the_root_is_a_file(parquet: ParquetConnector, root: Pat
     root.write_text("a file, not a directory")
     with pytest.raises(SourceError, match="not a readable directory"):
         parquet.ping()
+
+
+def test_a_lean_read_walks_every_row_group(tmp_path: Path) -> None:
+    """A file of many row groups (as other writers produce) is read group by group and
+    filtered as it goes; the result is the default read's."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    n = 10_000
+    table = pa.table(
+        {
+            "patient_id": [f"P{i % 500:04d}" for i in range(n)],
+            "bmi": [float(i) for i in range(n)],
+        }
+    )
+    pq.write_table(table, root / "groups.parquet", row_group_size=700)
+    assert pq.ParquetFile(root / "groups.parquet").num_row_groups > 10
+    connector = open_connector("lake", "parquet", {"root": str(root)})
+    request = {"key_column": "patient_id", "keys": ["P0001", "P0499"], "columns": ["bmi"]}
+    lean = connector.read(ReadRequest("groups", lean=True, **request))
+    assert lean.equals(connector.read(ReadRequest("groups", **request)))
+    assert lean["bmi"].to_pylist() == [float(i) for i in range(n) if i % 500 in (1, 499)]

@@ -104,9 +104,11 @@ class ParquetConnector(Connector):
             dataset = ds.dataset(str(path), format="parquet")
             schema = dataset.schema.remove_metadata()
             names = resolve(schema, request, self._error)
-            result: pa.Table = dataset.to_table(
-                columns={n: pc.field(n) for n in names}, filter=filter_expression(schema, request)
-            )
+            predicate = filter_expression(schema, request)
+            if request.lean and names:
+                result = _lean_read(path, names, request, predicate)
+            else:
+                result = dataset.to_table(columns={n: pc.field(n) for n in names}, filter=predicate)
             if not names:
                 return result
             target = pa.schema([schema.field(n) for n in names])
@@ -115,3 +117,18 @@ class ParquetConnector(Connector):
     def ping(self) -> None:
         """The root is a readable directory, or can be created."""
         check_root(self.config.root, self._error)
+
+
+def _lean_read(
+    path: Path, names: list[str], request: ReadRequest, predicate: pc.Expression | None
+) -> pa.Table:
+    """The file's row groups one at a time, on this thread, filtered as they come."""
+    filtered = [c for c in (request.key_column, request.timestamp_column) if c is not None]
+    read = list(dict.fromkeys([*names, *filtered]))  # the predicate's columns too
+    parts = []
+    for batch in pq.ParquetFile(path).iter_batches(columns=read, use_threads=False):
+        part = pa.Table.from_batches([batch])
+        parts.append((part if predicate is None else part.filter(predicate)).select(names))
+    if parts:
+        return pa.concat_tables(parts)
+    return pq.read_schema(path).empty_table().select(names)

@@ -165,9 +165,21 @@ class S3Connector(Connector):
         with self._errors():
             schema = dataset.schema.remove_metadata()
             names = resolve(schema, request, self._error)
-            result: pa.Table = dataset.to_table(
-                columns={n: pc.field(n) for n in names}, filter=filter_expression(schema, request)
-            )
+            columns = {n: pc.field(n) for n in names}
+            predicate = filter_expression(schema, request)
+            if request.lean:  # one thread, one batch in flight: bounded memory
+                batches = dataset.to_batches(
+                    columns=columns,
+                    filter=predicate,
+                    use_threads=False,
+                    batch_readahead=0,
+                    fragment_readahead=0,
+                )
+                result = pa.Table.from_batches(
+                    batches, schema=pa.schema([schema.field(n) for n in names])
+                )
+            else:
+                result = dataset.to_table(columns=columns, filter=predicate)
         if not names:
             return result
         target = pa.schema([schema.field(n) for n in names])

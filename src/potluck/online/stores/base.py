@@ -17,7 +17,7 @@ from feast.feature_view import FeatureView
 from feast.repo_config import RepoConfig
 from feast.value_type import ValueType
 
-__all__ = ["OnlineReader", "OnlineWriter", "ViewLayout", "ViewRead", "layout_of"]
+__all__ = ["Encoded", "OnlineReader", "OnlineWriter", "ViewLayout", "ViewRead", "layout_of"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,12 @@ def _name(field: object) -> str:
     return str(getattr(field, "name", ""))
 
 
+class Encoded:
+    """A batch serialized by one writer, opaque to everyone else."""
+
+    rows: int
+
+
 @dataclass(frozen=True)
 class ViewRead:
     """What a read returns for one view: per entity, the event time in whole seconds
@@ -59,9 +65,27 @@ class ViewRead:
 
 
 class OnlineWriter(ABC):
-    """Bulk upserts of materialized rows, byte-equal to Feast's ``online_write_batch``."""
+    """Bulk upserts of materialized rows, byte-equal to Feast's ``online_write_batch``.
+
+    A write is two steps so a caller can overlap them: :meth:`encode` (Python and
+    Arrow work that holds the GIL: serializing values, building statements or wire
+    payloads) and :meth:`store` (the database round trip, which mostly runs without
+    the GIL). Materialization encodes the next batch while the previous one is stored."""
 
     @abstractmethod
+    def encode(
+        self,
+        layout: ViewLayout,
+        rows: pa.Table,
+        timestamp: str,
+        created: str | None,
+    ) -> Encoded:
+        """Serialize ``rows`` (join keys, the timestamp columns, every feature by name)."""
+
+    @abstractmethod
+    def store(self, encoded: Encoded) -> int:
+        """Upsert what :meth:`encode` produced; returns the entity rows written."""
+
     def write(
         self,
         layout: ViewLayout,
@@ -69,7 +93,8 @@ class OnlineWriter(ABC):
         timestamp: str,
         created: str | None,
     ) -> int:
-        """Upsert ``rows`` (join keys, the timestamp columns, every feature by name)."""
+        """Encode and store in one call."""
+        return self.store(self.encode(layout, rows, timestamp, created))
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -8,6 +8,8 @@ trip followed by HSETs. The batch is packed into RESP with Arrow.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,7 +18,7 @@ from redis.exceptions import NoScriptError
 
 from potluck.errors import SourceError
 from potluck.online._wire import encode_entity_keys, encode_timestamps, encode_values, epoch_micros
-from potluck.online.stores.base import OnlineWriter, ViewLayout
+from potluck.online.stores.base import Encoded, OnlineWriter, ViewLayout
 from potluck.online.stores.redis._common import (
     buffer,
     bulk,
@@ -32,6 +34,16 @@ from potluck.online.stores.redis._common import (
 __all__ = ["RedisWriter"]
 
 _KEYS_PER_SCRIPT = 500
+
+
+@dataclass(frozen=True)
+class _RedisBatch(Encoded):
+    """EVALSHA commands in RESP, ``replies`` of them, ready to send."""
+
+    rows: int
+    payload: bytes
+    replies: int
+
 
 # ARGV: ts field, dedup flag, key TTL, arguments per key; then per key: seconds, nanos,
 # and the HSET arguments as they are (ts field, timestamp bytes, field, value, ...), so
@@ -95,10 +107,12 @@ class RedisWriter(OnlineWriter):
         except redis_errors() as exc:
             raise SourceError("online store", "redis", f"{type(exc).__name__}: {exc}") from None
 
-    def write(self, layout: ViewLayout, rows: pa.Table, timestamp: str, created: str | None) -> int:
+    def encode(
+        self, layout: ViewLayout, rows: pa.Table, timestamp: str, created: str | None
+    ) -> Encoded:
         n = rows.num_rows
         if n == 0:
-            return 0
+            return _RedisBatch(rows=0, payload=b"", replies=0)
         keys = encode_entity_keys({k: rows[k] for k in layout.join_keys}, layout.join_keys)
         keys = pc.binary_join_element_wise(keys, layout.project.encode(), b"")
         micros, _ = epoch_micros(rows[timestamp])
@@ -136,8 +150,13 @@ class RedisWriter(OnlineWriter):
                 fixed,
                 per_key[per_key_offsets[lo * stride] : per_key_offsets[hi * stride]],
             ]
-        self._send(b"".join(commands), -(-n // _KEYS_PER_SCRIPT))
-        return n
+        return _RedisBatch(rows=n, payload=b"".join(commands), replies=-(-n // _KEYS_PER_SCRIPT))
+
+    def store(self, encoded: Encoded) -> int:
+        assert isinstance(encoded, _RedisBatch)
+        if encoded.rows:
+            self._send(encoded.payload, encoded.replies)
+        return encoded.rows
 
     def _send(self, payload: bytes, replies: int, retry: bool = True) -> None:
         failures = [r for r in roundtrip(self.client, payload, replies) if isinstance(r, Exception)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,11 @@ from feast.repo_config import RepoConfig
 
 from potluck.errors import SourceError
 from potluck.online._wire import encode_entity_keys, encode_values, epoch_micros, value_texts
-from potluck.online.stores.base import OnlineWriter, ViewLayout
+from potluck.online.stores.base import Encoded, OnlineWriter, ViewLayout
 from potluck.online.stores.sqlite._common import (
     connect,
     literal,
+    prepare_database,
     sqlite_path,
     stored_seconds,
     table_name,
@@ -33,14 +35,30 @@ from potluck.online.stores.sqlite._common import (
 
 __all__ = ["SqliteWriter"]
 
-_ENTITIES_PER_STATEMENT = 16
+# Entities per INSERT statement (each carrying all its features). Every statement
+# executed hands the GIL back and forth with the thread encoding the next batch; big
+# statements mean few hand-offs (measured on 600k entity rows: 16 -> 8.8 s, 256 -> 7.7 s).
+_ENTITIES_PER_STATEMENT = 256
+
+
+@dataclass(frozen=True)
+class _SqliteBatch(Encoded):
+    """Bound parameters: ``full`` rows of ``per`` entities each, then ``rest``."""
+
+    rows: int
+    layout: ViewLayout
+    full: list[list[Any]] | None
+    rest: list[Any] | None
+    per: int
 
 
 class SqliteWriter(OnlineWriter):
     def __init__(self, config: RepoConfig) -> None:
         self.path = sqlite_path(config)
         self.config = config
+        prepare_database(self.path)
         self.conn = connect(self.path)
+        self._max_variables = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         # WAL: readers keep reading the last committed state while we write. (If another
         # connection holds a lock right now, the database stays in its current mode.)
         with contextlib.suppress(sqlite3.OperationalError):
@@ -93,11 +111,12 @@ class SqliteWriter(OnlineWriter):
             )
         return self._statements[key]
 
-    def write(self, layout: ViewLayout, rows: pa.Table, timestamp: str, created: str | None) -> int:
+    def encode(
+        self, layout: ViewLayout, rows: pa.Table, timestamp: str, created: str | None
+    ) -> Encoded:
         n = rows.num_rows
         if n == 0:
-            return 0
-        self._ensure_table(layout)
+            return _SqliteBatch(rows=0, layout=layout, full=None, rest=None, per=1)
         keys = encode_entity_keys({k: rows[k] for k in layout.join_keys}, layout.join_keys)
         order = pc.sort_indices(keys)  # primary-key order: B-tree appends
         keys, rows = keys.take(order), rows.take(order)
@@ -114,23 +133,31 @@ class SqliteWriter(OnlineWriter):
         for j, column in enumerate(columns):
             matrix[:, j] = column
         # many entities per statement, within SQLite's limit on bound parameters
-        limit = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        per = max(1, min(_ENTITIES_PER_STATEMENT, limit // len(columns)))
-        full = n - n % per
+        per = max(1, min(_ENTITIES_PER_STATEMENT, self._max_variables // len(columns)))
+        whole = n - n % per
+        full = matrix[:whole].reshape(whole // per, per * len(columns)).tolist() if whole else None
+        rest = matrix[whole:].reshape((n - whole) * len(columns)).tolist() if whole < n else None
+        return _SqliteBatch(rows=n, layout=layout, full=full, rest=rest, per=per)
+
+    def store(self, encoded: Encoded) -> int:
+        assert isinstance(encoded, _SqliteBatch)
+        if encoded.rows == 0:
+            return 0
+        layout = encoded.layout
+        self._ensure_table(layout)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            if full:
-                params = matrix[:full].reshape(full // per, per * len(columns)).tolist()
-                self.conn.executemany(self._statement(layout, per), params)
-            if full < n:
-                rest = matrix[full:].reshape(1, (n - full) * len(columns)).tolist()
-                self.conn.execute(self._statement(layout, n - full), rest[0])
+            if encoded.full:
+                self.conn.executemany(self._statement(layout, encoded.per), encoded.full)
+            if encoded.rest:
+                leftover = encoded.rows % encoded.per
+                self.conn.execute(self._statement(layout, leftover), encoded.rest)
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise SourceError("online store", "sqlite", f"{self.path}: {exc}") from None
-        return n
+        return encoded.rows
 
     def close(self) -> None:
         # fold the WAL into the database now, without waiting for readers
