@@ -83,6 +83,47 @@ def test_scorer_equals_pipeline(framework: str, model_type: str) -> None:
     np.testing.assert_array_equal(partial.prediction, nulls.prediction)
 
 
+@pytest.mark.parametrize("framework", ["sklearn", "lightgbm"])
+def test_a_big_batch_scored_on_every_core_equals_one_thread(
+    framework: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of PARALLEL_ROWS or more are scored on all cores; the numbers must not
+    depend on it (and the thread limits in force before come back afterwards)."""
+    from threadpoolctl import threadpool_info
+
+    from potluck.ml import scoring
+
+    frame = _frame(3000)
+    result = train_estimator(
+        frame,
+        ["age", "colour", "bmi"],
+        "label",
+        "event_timestamp",
+        framework=framework,  # type: ignore[arg-type]
+        hyperparameters=Hyperparameters(n_estimators=40),
+    )
+    loaded = LoadedModel(
+        info=ModelVersionInfo("m", 1, "run"),
+        model=result.model,
+        features=result.features,
+        categorical=result.categorical,
+        feature_service="",
+        model_type="classification",
+    )
+    scorer = Scorer(loaded)
+    scoring.limit_native_threads()
+    table = pa.Table.from_pandas(frame.drop(columns=["label"]), preserve_index=False)
+    monkeypatch.setattr(scoring, "PARALLEL_ROWS", 10**9)
+    one_thread = scorer.score_table(table)
+    monkeypatch.setattr(scoring, "PARALLEL_ROWS", 1000)
+    before = [(pool["filepath"], pool["num_threads"]) for pool in threadpool_info()]
+    every_core = scorer.score_table(table)
+    assert one_thread.probability is not None and every_core.probability is not None
+    np.testing.assert_array_equal(every_core.probability, one_thread.probability)
+    np.testing.assert_array_equal(every_core.prediction, one_thread.prediction)
+    assert [(pool["filepath"], pool["num_threads"]) for pool in threadpool_info()] == before
+
+
 def test_label_and_empty_feature_set_are_refused() -> None:
     from potluck.errors import ModelError
 

@@ -55,5 +55,7 @@ class WriteBehind:
         self._raise()
 
     def close(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join()
+        """Stop the thread after what is queued (idempotent)."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()

@@ -48,8 +48,9 @@ class _SqliteBatch(Encoded):
     rows: int
     layout: ViewLayout
     full: list[list[Any]] | None
-    rest: list[Any] | None
+    rest: list[list[Any]] | None
     per: int
+    created: bool  # whether a created time is bound (else the statement says NULL)
 
 
 class SqliteWriter(OnlineWriter):
@@ -67,7 +68,7 @@ class SqliteWriter(OnlineWriter):
         # checkpoint (copy the WAL into the database, fsync) every 64 MiB, not every 4
         self.conn.execute("PRAGMA wal_autocheckpoint = 16384")
         self.conn.execute("PRAGMA cache_size = -8000")  # appends touch few pages
-        self._statements: dict[tuple[str, int], str] = {}
+        self._statements: dict[tuple[str, int, bool], str] = {}
         self._ready: set[str] = set()
 
     def _ensure_table(self, layout: ViewLayout) -> None:
@@ -89,18 +90,21 @@ class SqliteWriter(OnlineWriter):
             )
         self._ready.add(layout.name)
 
-    def _statement(self, layout: ViewLayout, entities: int) -> str:
-        key = (layout.name, entities)
+    def _statement(self, layout: ViewLayout, entities: int, created: bool) -> str:
+        key = (layout.name, entities, created)
         if key not in self._statements:
             names = list(layout.features)
-            width = 3 + 2 * len(names)  # key, event, created, then value + text per feature
+            # bound per entity: key, event time, [created time], then value + text per feature
+            lead = 3 if created else 2
+            width = lead + 2 * len(names)
             groups = []
             for e in range(entities):
                 base = e * width
+                created_ts = f"?{base + 3}" if created else "NULL"  # NULL bound costs more
                 for i, name in enumerate(names):
                     groups.append(
-                        f"(?{base + 1},{literal(name)},?{base + 4 + 2 * i},"
-                        f"?{base + 5 + 2 * i},?{base + 2},?{base + 3})"
+                        f"(?{base + 1},{literal(name)},?{base + lead + 1 + 2 * i},"
+                        f"?{base + lead + 2 + 2 * i},?{base + 2},{created_ts})"
                     )
             self._statements[key] = (
                 f"INSERT INTO {table_name(layout)} (entity_key, feature_name, value, value_text, "
@@ -116,7 +120,7 @@ class SqliteWriter(OnlineWriter):
     ) -> Encoded:
         n = rows.num_rows
         if n == 0:
-            return _SqliteBatch(rows=0, layout=layout, full=None, rest=None, per=1)
+            return _SqliteBatch(rows=0, layout=layout, full=None, rest=None, per=1, created=False)
         keys = encode_entity_keys({k: rows[k] for k in layout.join_keys}, layout.join_keys)
         order = pc.sort_indices(keys)  # primary-key order: B-tree appends
         keys, rows = keys.take(order), rows.take(order)
@@ -124,34 +128,36 @@ class SqliteWriter(OnlineWriter):
         columns: list[list[Any]] = [keys.to_pylist(), stored_seconds(micros, valid)]
         if created is not None:
             columns.append(stored_seconds(*epoch_micros(rows[created])))
-        else:
-            columns.append([None] * n)
         for name, value_type in layout.features.items():
             columns.append(encode_values(rows[name], value_type).to_pylist())
             columns.append(value_texts(rows[name], value_type))
         matrix = np.empty((n, len(columns)), dtype=object)
         for j, column in enumerate(columns):
             matrix[:, j] = column
-        # many entities per statement, within SQLite's limit on bound parameters
+        # many entities per statement, within SQLite's limit on bound parameters; the
+        # leftover goes one entity per statement (one more cached statement, not one
+        # compiled for every leftover size)
         per = max(1, min(_ENTITIES_PER_STATEMENT, self._max_variables // len(columns)))
         whole = n - n % per
         full = matrix[:whole].reshape(whole // per, per * len(columns)).tolist() if whole else None
-        rest = matrix[whole:].reshape((n - whole) * len(columns)).tolist() if whole < n else None
-        return _SqliteBatch(rows=n, layout=layout, full=full, rest=rest, per=per)
+        rest = matrix[whole:].tolist() if whole < n else None
+        return _SqliteBatch(
+            rows=n, layout=layout, full=full, rest=rest, per=per, created=created is not None
+        )
 
     def store(self, encoded: Encoded) -> int:
         assert isinstance(encoded, _SqliteBatch)
         if encoded.rows == 0:
             return 0
-        layout = encoded.layout
+        layout, created = encoded.layout, encoded.created
         self._ensure_table(layout)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             if encoded.full:
-                self.conn.executemany(self._statement(layout, encoded.per), encoded.full)
+                statement = self._statement(layout, encoded.per, created)
+                self.conn.executemany(statement, encoded.full)
             if encoded.rest:
-                leftover = encoded.rows % encoded.per
-                self.conn.execute(self._statement(layout, leftover), encoded.rest)
+                self.conn.executemany(self._statement(layout, 1, created), encoded.rest)
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.conn.in_transaction:
