@@ -4,13 +4,17 @@ Authentication: ``Authorization: Bearer <key>``; keys and their scopes come
 from ``settings.api_keys`` (key -> "read,write"). A missing or unknown key is
 401, a key without the scope an endpoint needs is 403. Keys are compared in
 constant time and never logged or echoed.
+
+Every dependency here is ``async``: FastAPI runs a plain ``def`` dependency in its
+thread pool, one hop per dependency per request, which cost more than an online
+prediction's own work. None of them blocks.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -34,22 +38,22 @@ __all__ = [
 _bearer = HTTPBearer(auto_error=False, description="an API key from POTLUCK_API_KEYS")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_repo(request: Request) -> FeatureRepo:
+async def get_repo(request: Request) -> FeatureRepo:
     repo: FeatureRepo = request.app.state.repo
     return repo
 
 
-def get_jobs(request: Request) -> JobRunner:
+async def get_jobs(request: Request) -> JobRunner:
     jobs: JobRunner = request.app.state.jobs
     return jobs
 
 
-def get_models(request: Request) -> ModelCache:
+async def get_models(request: Request) -> ModelCache:
     models: ModelCache = request.app.state.models
     return models
 
@@ -69,8 +73,8 @@ def scopes_of(settings: Settings, key: str) -> frozenset[str] | None:
     return found
 
 
-def require_scope(scope: str) -> Callable[..., str]:
-    def check(
+def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, str]]:
+    async def check(
         settings: SettingsDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> str:

@@ -8,6 +8,7 @@ traceback goes to the server log only.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -98,6 +99,10 @@ def create_app(
         from potluck.ml.scoring import limit_native_threads
 
         limit_native_threads()  # again after each model load: see ModelCache
+        # Everything loaded so far (Feast, MLflow, pandas: millions of objects) lives as long
+        # as the process: out of the cyclic GC's sight, a full collection takes microseconds
+        # instead of tens of milliseconds in the middle of a request (the p99).
+        gc.freeze()
         yield
         app.state.jobs.shutdown()
 

@@ -14,6 +14,7 @@ else a Parquet file in the batch folder.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 import time
@@ -83,6 +84,7 @@ class ModelCache:
                 if scorer is None:
                     scorer = Scorer(load_model(self.settings, name, number))
                     limit_native_threads()  # the model's libraries are loaded now
+                    gc.freeze()  # the model lives as long as the process: see api.main
                     self._scorers[(name, number)] = scorer
         return scorer
 

@@ -43,14 +43,24 @@ _ENTITIES_PER_STATEMENT = 256
 
 @dataclass(frozen=True)
 class _SqliteBatch(Encoded):
-    """Bound parameters: ``full`` rows of ``per`` entities each, then ``rest``."""
+    """Bound parameters by statement size: ``groups[size]`` holds one parameter list per
+    statement of ``size`` entities."""
 
     rows: int
     layout: ViewLayout
-    full: list[list[Any]] | None
-    rest: list[list[Any]] | None
-    per: int
+    groups: dict[int, list[list[Any]]]
     created: bool  # whether a created time is bound (else the statement says NULL)
+
+
+def _statement_sizes(largest: int) -> list[int]:
+    """Entities per statement, largest first: a batch is cut greedily into these, so
+    a few cached statements serve every batch size (a statement compiled per leftover
+    size costs more than it saves; one entity per statement hands the GIL over too often)."""
+    sizes, size = [], largest
+    while size > 1:
+        sizes.append(size)
+        size //= 8
+    return [*sizes, 1]
 
 
 class SqliteWriter(OnlineWriter):
@@ -120,7 +130,7 @@ class SqliteWriter(OnlineWriter):
     ) -> Encoded:
         n = rows.num_rows
         if n == 0:
-            return _SqliteBatch(rows=0, layout=layout, full=None, rest=None, per=1, created=False)
+            return _SqliteBatch(rows=0, layout=layout, groups={}, created=False)
         keys = encode_entity_keys({k: rows[k] for k in layout.join_keys}, layout.join_keys)
         order = pc.sort_indices(keys)  # primary-key order: B-tree appends
         keys, rows = keys.take(order), rows.take(order)
@@ -134,16 +144,17 @@ class SqliteWriter(OnlineWriter):
         matrix = np.empty((n, len(columns)), dtype=object)
         for j, column in enumerate(columns):
             matrix[:, j] = column
-        # many entities per statement, within SQLite's limit on bound parameters; the
-        # leftover goes one entity per statement (one more cached statement, not one
-        # compiled for every leftover size)
-        per = max(1, min(_ENTITIES_PER_STATEMENT, self._max_variables // len(columns)))
-        whole = n - n % per
-        full = matrix[:whole].reshape(whole // per, per * len(columns)).tolist() if whole else None
-        rest = matrix[whole:].tolist() if whole < n else None
-        return _SqliteBatch(
-            rows=n, layout=layout, full=full, rest=rest, per=per, created=created is not None
-        )
+        # many entities per statement, within SQLite's limit on bound parameters
+        largest = max(1, min(_ENTITIES_PER_STATEMENT, self._max_variables // len(columns)))
+        groups: dict[int, list[list[Any]]] = {}
+        at = 0
+        for size in _statement_sizes(largest):
+            count = (n - at) // size
+            if count:
+                part = matrix[at : at + count * size]
+                groups[size] = part.reshape(count, size * len(columns)).tolist()
+                at += count * size
+        return _SqliteBatch(rows=n, layout=layout, groups=groups, created=created is not None)
 
     def store(self, encoded: Encoded) -> int:
         assert isinstance(encoded, _SqliteBatch)
@@ -153,11 +164,8 @@ class SqliteWriter(OnlineWriter):
         self._ensure_table(layout)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            if encoded.full:
-                statement = self._statement(layout, encoded.per, created)
-                self.conn.executemany(statement, encoded.full)
-            if encoded.rest:
-                self.conn.executemany(self._statement(layout, 1, created), encoded.rest)
+            for size, params in encoded.groups.items():
+                self.conn.executemany(self._statement(layout, size, created), params)
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.conn.in_transaction:
