@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,40 @@ def _statement_sizes(largest: int) -> list[int]:
     return [*sizes, 1]
 
 
+class _Checkpointer:
+    """PASSIVE checkpoints every ``every_s`` on its own connection and thread.
+
+    A PASSIVE checkpoint never blocks the writer or readers: it copies what the
+    WAL holds into the database while the writer keeps appending (the GIL is
+    released while SQLite copies). The WAL then stays small although the
+    writer's own automatic checkpoints are off."""
+
+    def __init__(self, path: str, every_s: float = 0.25) -> None:
+        self._stop = threading.Event()
+        self._every = every_s
+        self._thread = threading.Thread(
+            target=self._loop, args=(path,), name="potluck-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        with contextlib.suppress(sqlite3.Error):  # busy now: the next round catches up
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _loop(self, path: str) -> None:
+        conn = connect(path)
+        try:
+            while not self._stop.wait(self._every):
+                self._checkpoint(conn)
+            self._checkpoint(conn)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class SqliteWriter(OnlineWriter):
     def __init__(self, config: RepoConfig) -> None:
         self.path = sqlite_path(config)
@@ -75,9 +110,11 @@ class SqliteWriter(OnlineWriter):
         with contextlib.suppress(sqlite3.OperationalError):
             self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
-        # checkpoint (copy the WAL into the database, fsync) every 64 MiB, not every 4
-        self.conn.execute("PRAGMA wal_autocheckpoint = 16384")
+        # Checkpoints (copying the WAL into the database) run on a thread of their own
+        # instead of inside our commits, so they overlap the next batch's inserts.
+        self.conn.execute("PRAGMA wal_autocheckpoint = 0")
         self.conn.execute("PRAGMA cache_size = -8000")  # appends touch few pages
+        self._checkpointer = _Checkpointer(self.path)
         self._statements: dict[tuple[str, int, bool], str] = {}
         self._ready: set[str] = set()
 
@@ -174,7 +211,5 @@ class SqliteWriter(OnlineWriter):
         return encoded.rows
 
     def close(self) -> None:
-        # fold the WAL into the database now, without waiting for readers
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self.conn.close()
+        self._checkpointer.close()  # its last checkpoint folds the rest of the WAL in
