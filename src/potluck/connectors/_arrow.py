@@ -12,17 +12,16 @@ from __future__ import annotations
 import base64
 import functools
 import operator
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ValidationError
 
 from potluck.connectors.base import ReadRequest
-from potluck.errors import ConfigurationError, PotluckError, RequestError, SourceError
+from potluck.errors import PotluckError, RequestError, SourceError
 
 __all__ = [
     "TS",
@@ -32,7 +31,6 @@ __all__ = [
     "driver_errors",
     "filter_expression",
     "normalize",
-    "parse_options",
     "request_keys",
     "resolve",
     "schema_from_ipc",
@@ -41,28 +39,12 @@ __all__ = [
 ]
 
 TS = pa.timestamp("us", "UTC")
-ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 class ErrorFactory(Protocol):
     """A connector's ``_error``: a SourceError (or SourceSchemaError) naming its source."""
 
     def __call__(self, detail: str, schema: bool = False) -> SourceError: ...
-
-
-def parse_options(
-    model: type[ConfigT], source: str, kind: str, options: Mapping[str, Any]
-) -> ConfigT:
-    """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-    try:
-        return model.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(
-            f"source '{source}' ({kind} connector): invalid options: {problems}"
-        ) from exc
 
 
 @contextmanager

@@ -13,16 +13,17 @@ translated into :class:`potluck.errors.SourceError` naming the source.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import pyarrow as pa
+from pydantic import BaseModel, ValidationError
 
-from potluck.errors import SourceError, SourceSchemaError
+from potluck.errors import ConfigurationError, SourceError, SourceSchemaError
 
-__all__ = ["Connector", "ReadRequest", "WriteMode"]
+__all__ = ["Connector", "ReadRequest", "WriteMode", "parse_options"]
 
 WriteMode = Literal["replace", "append"]
 
@@ -50,14 +51,38 @@ class ReadRequest:
     lean: bool = False
 
 
+def parse_options(
+    model: type[BaseModel], source: str, kind: str, options: Mapping[str, Any]
+) -> BaseModel:
+    """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(
+            f"source '{source}' ({kind} connector): invalid options: {problems}"
+        ) from exc
+
+
 class Connector(ABC):
     """One source system. Instances are cheap; connections are opened lazily."""
 
     kind: ClassVar[str]
+    # The pydantic model of this kind's profile options; each connector narrows ``config``.
+    config_model: ClassVar[type[BaseModel]]
+    config: BaseModel
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, config: BaseModel) -> None:
         # The logical source name, used in every error message.
         self.source = source
+        self.config = config
+
+    @classmethod
+    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
+        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
+        return cls(source, parse_options(cls.config_model, source, cls.kind, options))
 
     def _error(self, detail: str, schema: bool = False) -> SourceError:
         """The error every connector raises for this source: it names the source and kind."""

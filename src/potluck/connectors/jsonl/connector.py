@@ -26,14 +26,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     TS,
@@ -42,7 +43,6 @@ from potluck.connectors._arrow import (
     driver_errors,
     filter_expression,
     normalize,
-    parse_options,
     resolve,
     schema_from_ipc,
     schema_to_ipc,
@@ -102,15 +102,11 @@ class JsonlConnector(Connector):
     """Arrow tables in and out of a directory of JSON-lines document files."""
 
     kind: ClassVar[str] = "jsonl"
+    config_model: ClassVar[type[BaseModel]] = JsonlConfig
+    config: JsonlConfig
 
     def __init__(self, source: str, config: JsonlConfig) -> None:
-        super().__init__(source)
-        self.config = config
-
-    @classmethod
-    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
-        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        return cls(source, parse_options(JsonlConfig, source, cls.kind, options))
+        super().__init__(source, config)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

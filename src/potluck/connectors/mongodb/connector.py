@@ -18,18 +18,18 @@ MongoDB's millisecond precision (sub-millisecond digits are floored).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import pyarrow as pa
+from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     check_write_mode,
     conform,
     driver_errors,
     normalize,
-    parse_options,
     resolve,
     schema_from_ipc,
     schema_to_ipc,
@@ -58,18 +58,14 @@ class MongoConnector(Connector):
     """Arrow tables in and out of the collections of one MongoDB database."""
 
     kind: ClassVar[str] = "mongodb"
+    config_model: ClassVar[type[BaseModel]] = MongoConfig
+    config: MongoConfig
 
     def __init__(self, source: str, config: MongoConfig, *, client: Any = None) -> None:
         """``client``: an existing (pymongo-compatible) client to use instead of ``config.uri``."""
-        super().__init__(source)
-        self.config = config
+        super().__init__(source, config)
         self._client = client
         self._owns_client = client is None
-
-    @classmethod
-    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
-        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        return cls(source, parse_options(MongoConfig, source, cls.kind, options))
 
     # -- errors and the client ----------------------------------------------------
 

@@ -19,12 +19,13 @@ floats have no NaN) and infinities are refused.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, MetaData, Table, delete, func, insert, inspect, select
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
@@ -34,7 +35,6 @@ from potluck.connectors._arrow import (
     conform,
     driver_errors,
     normalize,
-    parse_options,
     request_keys,
     resolve,
     schema_from_ipc,
@@ -80,18 +80,14 @@ class MssqlConnector(Connector):
     """Arrow tables in and out of one SQL Server database (one schema)."""
 
     kind: ClassVar[str] = "mssql"
+    config_model: ClassVar[type[BaseModel]] = MssqlConfig
+    config: MssqlConfig
 
     def __init__(self, source: str, config: MssqlConfig, *, engine: Engine | None = None) -> None:
         """``engine``: an existing SQLAlchemy engine to use instead of one built from ``config``."""
-        super().__init__(source)
-        self.config = config
+        super().__init__(source, config)
         self._engine = engine
         self._owns_engine = engine is None
-
-    @classmethod
-    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
-        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        return cls(source, parse_options(MssqlConfig, source, cls.kind, options))
 
     # -- errors and the engine ----------------------------------------------------
 

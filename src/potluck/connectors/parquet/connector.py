@@ -16,15 +16,16 @@ assumed: two concurrent appends would lose one).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     check_write_mode,
@@ -32,7 +33,6 @@ from potluck.connectors._arrow import (
     driver_errors,
     filter_expression,
     normalize,
-    parse_options,
     resolve,
 )
 from potluck.connectors._files import atomic_write, check_root, table_file
@@ -46,15 +46,11 @@ class ParquetConnector(Connector):
     """Arrow tables in and out of a directory of Parquet files."""
 
     kind: ClassVar[str] = "parquet"
+    config_model: ClassVar[type[BaseModel]] = ParquetConfig
+    config: ParquetConfig
 
     def __init__(self, source: str, config: ParquetConfig) -> None:
-        super().__init__(source)
-        self.config = config
-
-    @classmethod
-    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
-        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        return cls(source, parse_options(ParquetConfig, source, cls.kind, options))
+        super().__init__(source, config)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

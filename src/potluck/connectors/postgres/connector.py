@@ -31,20 +31,20 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     TS,
     check_write_mode,
     conform,
     normalize,
-    parse_options,
     request_keys,
     resolve,
     schema_from_ipc,
@@ -142,17 +142,13 @@ class PostgresConnector(Connector):
     """Arrow tables in and out of one PostgreSQL schema."""
 
     kind: ClassVar[str] = "postgres"
+    config_model: ClassVar[type[BaseModel]] = PostgresConfig
+    config: PostgresConfig
 
     def __init__(self, source: str, config: PostgresConfig) -> None:
-        super().__init__(source)
-        self.config = config
+        super().__init__(source, config)
         self.last_statement: Statement | None = None
         self._link = _link(config.uri)
-
-    @classmethod
-    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
-        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        return cls(source, parse_options(PostgresConfig, source, cls.kind, options))
 
     # -- errors and the connection ---------------------------------------------------
 

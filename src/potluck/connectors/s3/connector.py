@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs
+from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     check_write_mode,
@@ -36,7 +37,6 @@ from potluck.connectors._arrow import (
     driver_errors,
     filter_expression,
     normalize,
-    parse_options,
     resolve,
 )
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
@@ -49,17 +49,13 @@ class S3Connector(Connector):
     """Arrow tables in and out of Parquet objects in one bucket."""
 
     kind: ClassVar[str] = "s3"
+    config_model: ClassVar[type[BaseModel]] = S3Config
+    config: S3Config
 
     def __init__(self, source: str, config: S3Config) -> None:
-        super().__init__(source)
-        self.config = config
+        super().__init__(source, config)
         self._fs: fs.S3FileSystem | None = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
-        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        return cls(source, parse_options(S3Config, source, cls.kind, options))
 
     # -- errors, filesystem, names ------------------------------------------------------
 

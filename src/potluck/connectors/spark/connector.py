@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     check_write_mode,
     conform,
     driver_errors,
     normalize,
-    parse_options,
     request_keys,
     resolve,
     utc,
@@ -57,15 +57,11 @@ class SparkConnector(Connector):
     """Arrow tables in and out of Spark (Parquet paths or catalog tables)."""
 
     kind: ClassVar[str] = "spark"
+    config_model: ClassVar[type[BaseModel]] = SparkConfig
+    config: SparkConfig
 
     def __init__(self, source: str, config: SparkConfig) -> None:
-        super().__init__(source)
-        self.config = config
-
-    @classmethod
-    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
-        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        return cls(source, parse_options(SparkConfig, source, cls.kind, options))
+        super().__init__(source, config)
 
     # -- errors, session, locations ----------------------------------------------
 

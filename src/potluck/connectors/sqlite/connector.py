@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import pyarrow as pa
+from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     check_write_mode,
     conform,
     normalize,
-    parse_options,
     request_keys,
     resolve,
     schema_from_ipc,
@@ -114,15 +114,11 @@ class SqliteConnector(Connector):
     """Arrow tables in and out of one SQLite database file."""
 
     kind: ClassVar[str] = "sqlite"
+    config_model: ClassVar[type[BaseModel]] = SqliteConfig
+    config: SqliteConfig
 
     def __init__(self, source: str, config: SqliteConfig) -> None:
-        super().__init__(source)
-        self.config = config
-
-    @classmethod
-    def from_options(cls, source: str, options: Mapping[str, Any]) -> Self:
-        """Validate plain profile options; bad ones are a ConfigurationError naming the source."""
-        return cls(source, parse_options(SqliteConfig, source, cls.kind, options))
+        super().__init__(source, config)
 
     # -- errors and connections ------------------------------------------------
 
