@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from potluck.errors import EntityFrameError, FeatureReferenceError
@@ -87,3 +88,46 @@ def test_integer_features_stay_integer_with_nulls(repo: FeatureRepo) -> None:
     df = arrow_to_pandas(historical_features(repo, frame, "stroke_risk_v1"))
     assert str(df["hypertension"].dtype) == "Int64"
     assert df["hypertension"].isna().iloc[-1]
+
+
+@pytest.mark.parametrize("full_names", [False, True])
+def test_on_demand_views_see_only_what_they_may_read_and_give_feasts_result(
+    repo: FeatureRepo, full_names: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The federated job feeds each on-demand view the entity frame's columns and its
+    source features only; the result equals Feast's own pass over the whole table."""
+    from feast.on_demand_feature_view import OnDemandFeatureView
+
+    from potluck.offline.job import FederatedRetrievalJob
+
+    entities = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:08d}" for i in range(1, 301)],
+            "event_timestamp": pd.Timestamp("2026-01-01", tz="UTC"),
+            "row_note": "x",  # an extra entity-frame column: a view may read it
+        }
+    )
+    store = repo.store
+    service = store.get_feature_service("stroke_risk_full")
+    seen: list[list[str]] = []
+    transform = OnDemandFeatureView.transform_arrow
+
+    def recording(self: OnDemandFeatureView, table: pa.Table, full: bool = False) -> pa.Table:
+        seen.append(list(table.column_names))
+        return transform(self, table, full)
+
+    monkeypatch.setattr(OnDemandFeatureView, "transform_arrow", recording)
+    job = store.get_historical_features(
+        entity_df=entities, features=service, full_feature_names=full_names
+    )
+    assert isinstance(job, FederatedRetrievalJob)
+    ours = job.to_arrow()
+    assert len(seen) == 1
+    inputs = set(seen[0])
+    assert {"patient_id", "event_timestamp", "row_note"} <= inputs
+    assert not any(name.endswith(("risk_score", "smoking_status")) for name in inputs)
+    job._entity_columns = None  # Feast's own pass: the whole result to every view
+    theirs = job.to_arrow()
+    assert len(seen) == 2 and len(seen[1]) > len(seen[0])
+    assert ours.column_names == theirs.column_names
+    assert ours.equals(theirs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -35,11 +36,13 @@ class FederatedRetrievalJob(RetrievalJob):
         full_feature_names: bool = False,
         on_demand_feature_views: list[OnDemandFeatureView] | None = None,
         metadata: RetrievalMetadata | None = None,
+        entity_columns: list[str] | None = None,
     ) -> None:
         self._compute = compute
         self._full_feature_names = full_feature_names
         self._odfvs = on_demand_feature_views or []
         self._metadata = metadata
+        self._entity_columns = entity_columns
 
     @property
     def full_feature_names(self) -> bool:
@@ -56,6 +59,21 @@ class FederatedRetrievalJob(RetrievalJob):
     def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
         return self._compute()
 
+    def to_arrow(self, validation_reference: Any = None, timeout: int | None = None) -> pa.Table:
+        """Feast's ``to_arrow``, except that each on-demand view is fed only the columns it
+        may read (see :mod:`potluck.offline.on_demand`), not the whole result."""
+        if not self._odfvs or self._entity_columns is None or validation_reference is not None:
+            return super().to_arrow(validation_reference=validation_reference, timeout=timeout)
+        from potluck.offline.on_demand import apply_on_demand
+
+        views, self._odfvs = self._odfvs, []  # Feast's own pass then skips them
+        try:
+            table = super().to_arrow(timeout=timeout)
+        finally:
+            self._odfvs = views
+        refs = self._metadata.features if self._metadata is not None else None
+        return apply_on_demand(table, views, refs, self._full_feature_names, self._entity_columns)
+
     def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         return arrow_to_pandas(self._compute())
 
@@ -63,7 +81,7 @@ class FederatedRetrievalJob(RetrievalJob):
         self, validation_reference: object = None, timeout: int | None = None
     ) -> pd.DataFrame:
         return arrow_to_pandas(
-            self.to_arrow(validation_reference=validation_reference, timeout=timeout)  # type: ignore[arg-type]
+            self.to_arrow(validation_reference=validation_reference, timeout=timeout)
         )
 
     def persist(

@@ -112,7 +112,9 @@ class FederatedOfflineStore(OfflineStore):
             min_event_timestamp=frame.min_time if frame.table.num_rows else None,
             max_event_timestamp=frame.max_time if frame.table.num_rows else None,
         )
-        return FederatedRetrievalJob(compute, full_feature_names, odfvs, metadata)
+        return FederatedRetrievalJob(
+            compute, full_feature_names, odfvs, metadata, list(frame.table.column_names)
+        )
 
     @staticmethod
     def _pull(
