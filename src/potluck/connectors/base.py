@@ -89,9 +89,36 @@ class Connector(ABC):
         cls = SourceSchemaError if schema else SourceError
         return cls(self.source, self.kind, detail)
 
-    @abstractmethod
     def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
-        """Write ``data`` to ``table`` (created if absent); return rows written."""
+        """Write ``data`` to ``table`` (created if absent); return rows written.
+
+        Every backend validates alike before anything is written: the mode, the table
+        name (:meth:`_check_name`), the data normalized (``timestamp[us, UTC]``,
+        dictionaries decoded) and checked storable (:meth:`_check_writable`); then
+        :meth:`_write` does the backend's part."""
+        # _arrow imports this module: its helpers are looked up at call time
+        from potluck.connectors._arrow import check_write_mode, normalize
+
+        check_write_mode(mode)
+        self._check_name(table)
+        data = normalize(data)
+        self._check_writable(data)
+        return self._write(table, data, mode)
+
+    def _check_name(self, table: str) -> None:  # noqa: B027 - optional hook
+        """Refuse a table name this backend cannot hold (a SourceError)."""
+
+    def _check_writable(self, data: pa.Table) -> None:
+        """Refuse data this backend cannot store; by default: some columns, each named once."""
+        names = data.column_names
+        if not names:
+            raise self._error("cannot write a table without columns", True)
+        if len(set(names)) != len(names):
+            raise self._error(f"duplicate column names in {names}", True)
+
+    @abstractmethod
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
+        """Write validated, normalized ``data``; return rows written."""
 
     @abstractmethod
     def read(self, request: ReadRequest) -> pa.Table:

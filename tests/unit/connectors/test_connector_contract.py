@@ -426,3 +426,23 @@ def test_a_lean_read_returns_what_a_default_read_returns(
         assert lean.num_rows == 0
     elif "keys" in request_args:
         assert 0 < lean.num_rows < 1500
+
+
+def test_a_refused_write_leaves_the_table_as_it_was(connector: Connector, sample: pa.Table) -> None:
+    """Mode, name and data are validated before the backend is touched (the base
+    ``write``), whichever backend: the table written before is still all there."""
+    connector.write("kept", sample)
+    no_columns = pa.table({})
+    twice = pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["a", "a"])
+    refused: list[tuple[str, pa.Table, Any]] = [
+        ("kept", sample, "merge"),  # unknown mode
+        ("kept", no_columns, "replace"),
+        ("kept", twice, "replace"),
+        ("kept", twice, "append"),
+    ]
+    for table, data, mode in refused:
+        with pytest.raises((RequestError, SourceError)):
+            connector.write(table, data, mode=mode)
+    assert connector.read(ReadRequest("kept")).equals(sample)
+    with pytest.raises(SourceError):
+        connector.write("", sample)  # no backend holds a table without a name

@@ -38,7 +38,6 @@ from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     TS,
-    check_write_mode,
     conform,
     driver_errors,
     filter_expression,
@@ -161,12 +160,12 @@ class JsonlConnector(Connector):
                 schema=schema,
             )
 
-    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+    def _check_name(self, table: str) -> None:
+        self._path(table)  # refuses names that could leave the root directory
+
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
         """Write (or append to) the collection atomically; return the documents written."""
-        check_write_mode(mode)
         path = self._path(table)
-        data = normalize(data)
-        self._check_writable(data)
         append = mode == "append" and path.is_file()
         if append:
             data = conform(data, self.schema(table), self._error)

@@ -26,10 +26,8 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
-    check_write_mode,
     conform,
     driver_errors,
-    normalize,
     resolve,
     schema_from_ipc,
     schema_to_ipc,
@@ -114,12 +112,8 @@ class MongoConnector(Connector):
 
     # -- the contract --------------------------------------------------------------
 
-    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
         """Insert in batches; replace fills a temp collection and renames it over the table."""
-        check_write_mode(mode)
-        self._check_name(table)
-        data = normalize(data)
-        self._check_writable(data.schema)
         with self._errors():
             db = self._db
             if mode == "append" and self._exists(table):
@@ -148,7 +142,8 @@ class MongoConnector(Connector):
             if documents:
                 collection.insert_many(documents, ordered=True)
 
-    def _check_writable(self, schema: pa.Schema) -> None:
+    def _check_writable(self, data: pa.Table) -> None:
+        schema = data.schema
         if not schema.names:
             raise self._error("cannot write a table without columns", True)
         if len(set(schema.names)) != len(schema.names):

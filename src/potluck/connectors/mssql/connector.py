@@ -31,10 +31,8 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from potluck.connectors._arrow import (
     TS,
-    check_write_mode,
     conform,
     driver_errors,
-    normalize,
     request_keys,
     resolve,
     schema_from_ipc,
@@ -147,12 +145,8 @@ class MssqlConnector(Connector):
 
     # -- the contract --------------------------------------------------------------
 
-    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
         """Write in one transaction: replace drops and recreates inside it."""
-        check_write_mode(mode)
-        self._check_name(table)
-        data = normalize(data)
-        self._check_writable(data)
         with self._errors(), self.engine.begin() as conn:
             meta = sql.meta_table(self.config.db_schema)
             meta.create(conn, checkfirst=True)

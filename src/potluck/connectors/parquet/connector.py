@@ -28,11 +28,9 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
-    check_write_mode,
     conform,
     driver_errors,
     filter_expression,
-    normalize,
     resolve,
 )
 from potluck.connectors._files import atomic_write, check_root, table_file
@@ -68,15 +66,12 @@ class ParquetConnector(Connector):
             raise self._error(f"table '{table}' is missing (no file {path})")
         return path
 
-    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+    def _check_name(self, table: str) -> None:
+        self._path(table)  # refuses names that could leave the root directory
+
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
         """Write (or append to) the table's file atomically; return the rows written."""
-        check_write_mode(mode)
         path = self._path(table)
-        data = normalize(data)
-        if not data.column_names:
-            raise self._error("cannot write a table without columns", True)
-        if len(set(data.column_names)) != len(data.column_names):
-            raise self._error(f"duplicate column names in {data.column_names}", True)
         written = data.num_rows
         with self._errors():
             if mode == "append" and path.is_file():

@@ -42,9 +42,7 @@ from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     TS,
-    check_write_mode,
     conform,
-    normalize,
     request_keys,
     resolve,
     schema_from_ipc,
@@ -257,12 +255,8 @@ class PostgresConnector(Connector):
 
     # -- the contract --------------------------------------------------------------
 
-    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
         """COPY in one transaction; replace swaps a new table in, so a failure keeps the old."""
-        check_write_mode(mode)
-        self._check_name(table)
-        data = normalize(data)
-        self._check_writable(data.schema)
         with self._session() as conn, conn.cursor() as cur:
             schema = quote(self.config.schema_name)
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -279,7 +273,8 @@ class PostgresConnector(Connector):
             conn.commit()
         return int(data.num_rows)
 
-    def _check_writable(self, schema: pa.Schema) -> None:
+    def _check_writable(self, data: pa.Table) -> None:
+        schema = data.schema
         if not schema.names:
             raise self._error("cannot write a table without columns", True)
         twice = sorted({n for n in schema.names if schema.names.count(n) > 1})

@@ -32,11 +32,9 @@ from pyarrow import fs
 from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
-    check_write_mode,
     conform,
     driver_errors,
     filter_expression,
-    normalize,
     resolve,
 )
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
@@ -121,15 +119,12 @@ class S3Connector(Connector):
 
     # -- the contract --------------------------------------------------------------
 
-    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+    def _check_name(self, table: str) -> None:
+        self._key(table)  # refuses names that could leave the prefix
+
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
         """Write (or append to) the table's object via a temporary key; return the rows written."""
-        check_write_mode(mode)
         key = self._key(table)
-        data = normalize(data)
-        if not data.column_names:
-            raise self._error("cannot write a table without columns", True)
-        if len(set(data.column_names)) != len(data.column_names):
-            raise self._error(f"duplicate column names in {data.column_names}", True)
         written = data.num_rows
         s3 = self.filesystem
         with self._errors():

@@ -29,10 +29,8 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
-    check_write_mode,
     conform,
     driver_errors,
-    normalize,
     request_keys,
     resolve,
     utc,
@@ -126,12 +124,8 @@ class SparkConnector(Connector):
 
     # -- the contract --------------------------------------------------------------
 
-    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
         """Append in place, or replace by writing aside and swapping; return the rows written."""
-        check_write_mode(mode)
-        self._check_name(table)
-        data = normalize(data)
-        self._check_writable(data.schema)
         with self._errors():
             append = mode == "append" and self._exists(table)
             if append:
@@ -143,7 +137,8 @@ class SparkConnector(Connector):
                 self._replace(table, frame)
         return int(data.num_rows)
 
-    def _check_writable(self, schema: pa.Schema) -> None:
+    def _check_writable(self, data: pa.Table) -> None:
+        schema = data.schema
         if not schema.names:
             raise self._error("cannot write a table without columns", True)
         # Spark resolves column names case-insensitively.

@@ -31,9 +31,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
-    check_write_mode,
     conform,
-    normalize,
     request_keys,
     resolve,
     schema_from_ipc,
@@ -172,12 +170,8 @@ class SqliteConnector(Connector):
 
     # -- the contract --------------------------------------------------------------
 
-    def write(self, table: str, data: pa.Table, *, mode: WriteMode = "replace") -> int:
+    def _write(self, table: str, data: pa.Table, mode: WriteMode) -> int:
         """Write in one transaction; replace drops and recreates inside it, so a failure keeps the old table."""
-        check_write_mode(mode)
-        self._check_name(table)
-        data = normalize(data)
-        self._check_writable(data.schema)
         with self._connect(readonly=False) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -206,7 +200,8 @@ class SqliteConnector(Connector):
                 raise
         return int(data.num_rows)
 
-    def _check_writable(self, schema: pa.Schema) -> None:
+    def _check_writable(self, data: pa.Table) -> None:
+        schema = data.schema
         if not schema.names:
             raise self._error("cannot write a table without columns", True)
         lowered = [n.lower() for n in schema.names]  # SQLite names are case-insensitive
