@@ -54,6 +54,10 @@ def _int64(values: np.ndarray, missing: np.ndarray, index: pd.Index) -> pd.Serie
 
 def _utc(s: pd.Series) -> pd.Series:
     """The series as tz-aware UTC timestamps (naive values are taken as UTC)."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):  # already timestamps: no parsing pass
+        return s.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        return s.dt.tz_localize("UTC")
     return pd.Series(pd.to_datetime(s, utc=True), index=s.index)
 
 
@@ -80,13 +84,23 @@ def age(date_of_birth: pd.Series, as_of_time: pd.Series) -> pd.Series:
     """Age in whole years on the row's own time: year(t) - year(dob), minus 1 if (month, day) of t
     is before (month, day) of dob (calendar dates in UTC; a 29 February birthday counts from
     1 March in common years). Null if either is null."""
-    dob, t = _utc(date_of_birth), _utc(as_of_time)
-    missing = (dob.isna() | t.isna()).to_numpy()
-    y, m, d = (t.dt.year.fillna(0), t.dt.month.fillna(0), t.dt.day.fillna(0))
-    by, bm, bd = (dob.dt.year.fillna(0), dob.dt.month.fillna(0), dob.dt.day.fillna(0))
+    dob, t = _utc_us(date_of_birth), _utc_us(as_of_time)
+    missing = np.isnat(dob) | np.isnat(t)
+    (y, m, d), (by, bm, bd) = _calendar(t, missing), _calendar(dob, missing)
     before_birthday = (m < bm) | ((m == bm) & (d < bd))
-    years = (y - by - before_birthday.astype(np.int64)).to_numpy(dtype=np.int64)
+    years = y - by - before_birthday.astype(np.int64)
     return _int64(years, missing, as_of_time.index)
+
+
+def _calendar(moments: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(year, month, day) of UTC ``datetime64`` values, 0 where ``missing`` (numpy only:
+    pandas' ``.dt`` accessors cost ~25 ms per million values each)."""
+    safe = np.where(missing, np.datetime64(0, "us"), moments)
+    months = safe.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (safe.astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return tuple(np.where(missing, 0, part) for part in (year, month, day))
 
 
 def age_group(age: pd.Series) -> pd.Series:

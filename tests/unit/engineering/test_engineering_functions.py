@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from potluck import engineering
 from potluck.engineering import functions as fn
@@ -205,3 +209,23 @@ def test_functions_keep_the_index() -> None:
     assert fn.age_group(a).index.equals(idx)
     assert fn.risk_category(pd.Series([1.0, 70.0], index=idx)).index.equals(idx)
     assert fn.condition_count(a, a, a).index.equals(idx)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31)),
+            st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31)),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_age_equals_the_calendar_rule_on_any_dates(pairs: list[tuple[datetime, datetime]]) -> None:
+    """Before and after 1970 (negative epoch values), leap days, any time of day: the
+    vectorized age is the textbook rule applied to each pair."""
+    dob = pd.Series(pd.to_datetime([b for b, _ in pairs], utc=True))
+    at = pd.Series(pd.to_datetime([t for _, t in pairs], utc=True))
+    expected = [t.year - b.year - ((t.month, t.day) < (b.month, b.day)) for b, t in pairs]
+    assert as_list(fn.age(dob, at)) == expected
