@@ -8,14 +8,11 @@ embedded and the real connectors are held to the very same tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import pyarrow as pa
-import pytest
-
-from potluck.connectors import Connector, open_connector
-from tests.unit.connectors.conftest import SOURCE, sample_table
+# The embedded contract's own fixtures, not copies: they build a connector from the
+# ``kind`` and ``options`` each module here defines for its real server.
+from tests.unit.connectors.conftest import connector, make_connector, sample  # noqa: F401
 
 
 def contract_tests() -> dict[str, Any]:
@@ -23,19 +20,3 @@ def contract_tests() -> dict[str, Any]:
     from tests.unit.connectors import test_connector_contract as contract
 
     return {name: fn for name, fn in vars(contract).items() if name.startswith("test_")}
-
-
-@pytest.fixture
-def sample() -> pa.Table:
-    return sample_table()
-
-
-@pytest.fixture
-def make_connector(kind: str, options: dict[str, Any]) -> Callable[[], Connector]:
-    """A factory, so a test can build a second connector on the same storage."""
-    return lambda: open_connector(SOURCE, kind, options)
-
-
-@pytest.fixture
-def connector(make_connector: Callable[[], Connector]) -> Connector:
-    return make_connector()
