@@ -156,6 +156,7 @@ class S3Connector(Connector):
         with self._errors():
             schema = dataset.schema.remove_metadata()
             names = resolve(schema, request, self._error)
+            target = pa.schema([schema.field(n) for n in names])
             columns = {n: pc.field(n) for n in names}
             predicate = filter_expression(schema, request)
             if request.lean:  # one thread, one batch in flight: bounded memory
@@ -166,14 +167,11 @@ class S3Connector(Connector):
                     batch_readahead=0,
                     fragment_readahead=0,
                 )
-                result = pa.Table.from_batches(
-                    batches, schema=pa.schema([schema.field(n) for n in names])
-                )
+                result = pa.Table.from_batches(batches, schema=target)
             else:
                 result = dataset.to_table(columns=columns, filter=predicate)
         if not names:
             return result
-        target = pa.schema([schema.field(n) for n in names])
         return pa.Table.from_arrays(result.columns, schema=target)
 
     def ping(self) -> None:
