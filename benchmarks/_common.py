@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import platform
 import queue
 import warnings
 from collections.abc import Callable, Mapping
@@ -172,6 +174,21 @@ def apply_repo(config: Mapping[str, Any], objects: list[Any]) -> None:
     from feast import FeatureStore, RepoConfig
 
     FeatureStore(config=RepoConfig(**config)).apply(objects)
+
+
+# --------------------------------------------------------------------------- machine
+def machine_meta(load_start: tuple[float, float, float], *packages: str) -> dict[str, Any]:
+    """What every benchmark's ``meta`` records about the run: cores, platform, Python,
+    the versions of ``packages`` and the load averages at start and end."""
+    from importlib.metadata import version
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {name: version(name) for name in packages},
+        "loadavg_1_5_15": {"start": load_start, "end": os.getloadavg()},
+    }
 
 
 # --------------------------------------------------------------------------- processes

@@ -42,7 +42,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -409,24 +408,10 @@ def main() -> int:
             console.print(f"  {problem}")
         return 1
 
-    import duckdb
-    import feast
-    import pyarrow
-    import pyspark
-
     summary = summarize(results)
     sources = sources_of(results)
     meta = {
-        "cpu_count": os.cpu_count(),
-        "machine": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {
-            "feast": feast.__version__,
-            "duckdb": duckdb.__version__,
-            "pyarrow": pyarrow.__version__,
-            "pyspark": pyspark.__version__,
-        },
-        "loadavg_1_5_15": {"start": load_start, "end": os.getloadavg()},
+        **c.machine_meta(load_start, "feast", "duckdb", "pyarrow", "pyspark"),
         "patients": args.patients,
         "rows": args.rows,
         "repeat": args.repeat,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -327,9 +326,6 @@ def main() -> int:
             console.print(f"  {problem}")
         return 1
     summary = summarize(results, info, sizes)
-    import duckdb
-    import feast
-    import pyarrow
 
     speedup: dict[str, dict[str, float | None]] = {}
     for engine in ("feast", "feast_dask"):
@@ -338,15 +334,7 @@ def main() -> int:
             theirs, ours = summary[engine][f"rows_{n}_s"], summary["potluck"][f"rows_{n}_s"]
             speedup[engine][str(n)] = theirs and ours and round(theirs / ours, 2)
     meta = {
-        "cpu_count": os.cpu_count(),
-        "machine": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {
-            "feast": feast.__version__,
-            "duckdb": duckdb.__version__,
-            "pyarrow": pyarrow.__version__,
-        },
-        "loadavg_1_5_15": {"start": load_start, "end": os.getloadavg()},
+        **c.machine_meta(load_start, "feast", "duckdb", "pyarrow"),
         "patients": args.patients,
         "rows": sizes,
         "repeat": args.repeat,

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import sys
@@ -297,15 +296,9 @@ def main() -> int:
             console.print(f"  {problem}")
         return 1
     summary = summarize(outcome)
-    import feast
-    import pyarrow
 
     meta = {
-        "cpu_count": os.cpu_count(),
-        "machine": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {"feast": feast.__version__, "pyarrow": pyarrow.__version__},
-        "loadavg_1_5_15": {"start": load_start, "end": os.getloadavg()},
+        **c.machine_meta(load_start, "feast", "pyarrow"),
         "window": f"1970-01-01 -> {end}",
         "rows": "entity rows: latest row per entity per view; equal in both stores",
         "peak_rss": "VmHWM of a fresh spawned process since exec (interpreter, Feast, data)",
