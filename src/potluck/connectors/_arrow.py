@@ -29,6 +29,7 @@ __all__ = [
     "check_write_mode",
     "conform",
     "driver_errors",
+    "filter_columns",
     "filter_expression",
     "normalize",
     "request_keys",
@@ -129,6 +130,13 @@ def request_keys(field: pa.Field, keys: Sequence[str | None]) -> pa.Array:
         return pa.array([k for k in keys if k is not None]).cast(field.type)
     except pa.ArrowException as exc:
         raise RequestError(f"keys do not fit column '{field.name}' ({field.type}): {exc}") from exc
+
+
+def filter_columns(request: ReadRequest) -> list[str]:
+    """The columns :func:`filter_expression`'s predicate reads."""
+    keyed = request.keys is not None and request.key_column is not None
+    named = (request.key_column if keyed else None, request.timestamp_column)
+    return [c for c in named if c is not None]
 
 
 def filter_expression(schema: pa.Schema, request: ReadRequest) -> pc.Expression | None:

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from potluck.connectors._arrow import (
     conform,
     driver_errors,
+    filter_columns,
     filter_expression,
     resolve,
 )
@@ -114,8 +115,7 @@ def _lean_read(
     path: Path, names: list[str], request: ReadRequest, predicate: pc.Expression | None
 ) -> pa.Table:
     """The file's row groups one at a time, on this thread, filtered as they come."""
-    filtered = [c for c in (request.key_column, request.timestamp_column) if c is not None]
-    read = list(dict.fromkeys([*names, *filtered]))  # the predicate's columns too
+    read = list(dict.fromkeys([*names, *filter_columns(request)]))  # the predicate's too
     parts = []
     for batch in pq.ParquetFile(path).iter_batches(columns=read, use_threads=False):
         part = pa.Table.from_batches([batch])
