@@ -56,7 +56,7 @@ class FeatureRepo:
             from potluck.domains.healthcare.features import OBJECTS
 
             objects = OBJECTS
-        self._prepare_online_store()
+        self._prepare_online_store(objects)
         self.store.apply(list(objects))
         self.store.refresh_registry()
         project = self.store.project
@@ -68,15 +68,36 @@ class FeatureRepo:
             "feature_services": len(registry.list_feature_services(project)),
         }
 
-    def _prepare_online_store(self) -> None:
-        """Create a SQLite online database the way potluck's writer is fastest with,
-        before Feast's ``apply`` creates it with the defaults (see ``prepare_database``)."""
+    def _prepare_online_store(self, objects: Sequence[Any]) -> None:
+        """Create the SQLite online database, and its views' tables, the way potluck's
+        writer is fastest with, before Feast's ``apply`` creates them with its defaults
+        (see ``prepare_database`` and ``create_view_table``). Feast then finds them in
+        place and reads and writes them as its own."""
         from potluck.online.stores import store_kind
 
-        if store_kind(self.config) == "sqlite":
-            from potluck.online.stores.sqlite._common import prepare_database, sqlite_path
+        if store_kind(self.config) != "sqlite":
+            return
+        from feast.feature_view import FeatureView
 
-            prepare_database(sqlite_path(self.config))
+        from potluck.online.stores.base import layout_of
+        from potluck.online.stores.sqlite._common import (
+            connect,
+            create_view_table,
+            prepare_database,
+            sqlite_path,
+        )
+
+        path = sqlite_path(self.config)
+        prepare_database(path)
+        if self.config.registry.enable_online_feature_view_versioning:
+            return  # table names carry a version that only Feast's apply assigns
+        conn = connect(path)
+        try:
+            for view in objects:
+                if isinstance(view, FeatureView) and view.online:
+                    create_view_table(conn, layout_of(self.config, view))
+        finally:
+            conn.close()
 
     def resolve(self, features: str | Sequence[str]) -> ResolvedFeatures:
         from potluck.features.resolve import resolve_features

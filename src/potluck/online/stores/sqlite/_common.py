@@ -22,6 +22,7 @@ __all__ = [
     "LOCAL_IS_UTC",
     "PAGE_SIZE",
     "connect",
+    "create_view_table",
     "literal",
     "prepare_database",
     "read_seconds",
@@ -109,6 +110,31 @@ def prepare_database(path: str) -> None:
         conn.execute("PRAGMA journal_mode = WAL")  # the first write: the header takes the size
     finally:
         conn.close()
+
+
+def create_view_table(conn: sqlite3.Connection, layout: ViewLayout) -> None:
+    """Create one view's table, if it does not exist yet, in a layout that Feast
+    reads and writes as its own but that bulk upserts fill about 1.8x faster.
+
+    Feast's columns, primary key and ``_ek`` index name, with two differences:
+    - ``WITHOUT ROWID``: the rows live in the primary key's B-tree. Feast's table
+      keeps them in a rowid B-tree and the key in a second one; every row is
+      written twice. (Feast uses ``rowid`` only for its vector search, which
+      ``sqlite_path`` refuses.)
+    - ``{table}_ek`` is an empty partial index (``WHERE 0``). Feast's index on
+      ``entity_key`` repeats the primary key's leading column, so lookups by entity
+      key never need it, yet every insert pays for a third B-tree. Feast's
+      ``update`` creates it ``IF NOT EXISTS``, so the name must already be taken.
+    A table that already exists (Feast made it, or an older potluck) is left as it
+    is; the writer and reader work on either layout."""
+    table = table_name(layout)
+    index = '"' + f"{layout.project}_{layout.stored_name}_ek".replace('"', '""') + '"'
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (entity_key BLOB, feature_name TEXT, "
+        "value BLOB, value_text TEXT, vector_value BLOB, event_ts timestamp, "
+        "created_ts timestamp, PRIMARY KEY(entity_key, feature_name)) WITHOUT ROWID"
+    )
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} (entity_key) WHERE 0")
 
 
 def connect(path: str) -> sqlite3.Connection:

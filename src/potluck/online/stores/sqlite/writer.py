@@ -27,6 +27,7 @@ from potluck.online._wire import encode_entity_keys, encode_values, epoch_micros
 from potluck.online.stores.base import Encoded, OnlineWriter, ViewLayout
 from potluck.online.stores.sqlite._common import (
     connect,
+    create_view_table,
     literal,
     prepare_database,
     sqlite_path,
@@ -119,23 +120,9 @@ class SqliteWriter(OnlineWriter):
         self._ready: set[str] = set()
 
     def _ensure_table(self, layout: ViewLayout) -> None:
-        if layout.name in self._ready:
-            return
-        found = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-            (f"{layout.project}_{layout.stored_name}",),
-        ).fetchone()
-        if found is None:  # `apply` creates it; a fresh database file may lack it
-            self.conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {table_name(layout)} (entity_key BLOB, "
-                "feature_name TEXT, value BLOB, value_text TEXT, vector_value BLOB, "
-                "event_ts timestamp, created_ts timestamp, PRIMARY KEY(entity_key, feature_name))"
-            )
-            index = '"' + f"{layout.project}_{layout.stored_name}_ek".replace('"', '""') + '"'
-            self.conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {index} ON {table_name(layout)} (entity_key)"
-            )
-        self._ready.add(layout.name)
+        if layout.name not in self._ready:  # `apply` creates it; a fresh file may lack it
+            create_view_table(self.conn, layout)
+            self._ready.add(layout.name)
 
     def _statement(self, layout: ViewLayout, entities: int, created: bool) -> str:
         key = (layout.name, entities, created)
