@@ -137,7 +137,13 @@ def create_view_table(conn: sqlite3.Connection, layout: ViewLayout) -> None:
     conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} (entity_key) WHERE 0")
 
 
-def connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
+def connect(path: str, cached_statements: int = 128) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path,
+        isolation_level=None,
+        timeout=60,
+        check_same_thread=False,
+        cached_statements=cached_statements,
+    )
     conn.execute("PRAGMA busy_timeout = 60000")
     return conn

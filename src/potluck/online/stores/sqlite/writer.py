@@ -104,7 +104,10 @@ class SqliteWriter(OnlineWriter):
         self.path = sqlite_path(config)
         self.config = config
         prepare_database(self.path)
-        self.conn = connect(self.path)
+        # A compiled 256-entity statement takes about 3 MB; caching a view's four (plus
+        # BEGIN/COMMIT) and letting finished views' go keeps peak memory from growing
+        # with each view written (measured: 15-20 MB by the sixth view).
+        self.conn = connect(self.path, cached_statements=8)
         self._max_variables = self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         # WAL: readers keep reading the last committed state while we write. (If another
         # connection holds a lock right now, the database stays in its current mode.)
