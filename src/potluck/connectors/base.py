@@ -13,7 +13,7 @@ translated into :class:`potluck.errors.SourceError` naming the source.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Self
@@ -123,6 +123,16 @@ class Connector(ABC):
     @abstractmethod
     def read(self, request: ReadRequest) -> pa.Table:
         """Read what ``request`` asks for, pushed down where the backend allows."""
+
+    def scan(self, request: ReadRequest) -> Iterator[pa.RecordBatch] | None:
+        """``read(request)``'s rows as a stream of batches, one in memory at a time.
+
+        For a caller that would otherwise read the same table many times with
+        different keys: a backend that answers a key filter by scanning (files)
+        is better read once and split by the caller. None (the default) when the
+        backend finds keys itself (an index) or cannot stream; the caller then
+        reads with keys pushed down. Errors surface while iterating, translated."""
+        return None
 
     @abstractmethod
     def schema(self, table: str) -> pa.Schema:

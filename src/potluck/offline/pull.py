@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,7 +25,7 @@ from potluck.errors import EntityFrameError, PotluckError, SourceError
 from potluck.offline.bindings import binding_for, connector_for
 from potluck.offline.source import PotluckSource
 
-__all__ = ["CREATED", "TS", "ViewSlice", "pull_view_slice", "read_source"]
+__all__ = ["CREATED", "TS", "ViewSlice", "pull_view_slice", "read_source", "scan_source"]
 
 # Internal names of the event and created timestamps inside a pulled slice.
 TS = "__potluck_ts"
@@ -71,6 +71,35 @@ def read_source(config: RepoConfig, source: PotluckSource, request: ReadRequest)
     except Exception as exc:  # a driver error the connector did not translate
         kind = binding_for(config, source).kind
         raise SourceError(source.source, kind, f"{type(exc).__name__}: {exc}") from None
+
+
+def scan_source(
+    config: RepoConfig, source: PotluckSource, request: ReadRequest
+) -> Iterator[pa.RecordBatch] | None:
+    """The connector's stream of the request's rows (see ``Connector.scan``), or None
+    when it prefers keyed reads; errors are named after the source, as in ``read_source``."""
+    connector = connector_for(config, source)
+    try:
+        batches = connector.scan(request)
+    except PotluckError:
+        raise
+    except Exception as exc:
+        kind = binding_for(config, source).kind
+        raise SourceError(source.source, kind, f"{type(exc).__name__}: {exc}") from None
+    if batches is None:
+        return None
+    return _named_errors(batches, binding_for(config, source).kind, source.source)
+
+
+def _named_errors(
+    batches: Iterator[pa.RecordBatch], kind: str, name: str
+) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from batches
+    except PotluckError:
+        raise
+    except Exception as exc:
+        raise SourceError(name, kind, f"{type(exc).__name__}: {exc}") from None
 
 
 def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -16,8 +16,10 @@ again and the chunks already written can be skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -27,8 +29,18 @@ from feast.repo_config import RepoConfig
 
 from potluck.connectors import ReadRequest
 from potluck.offline.pull import potluck_source, read_source
+from potluck.offline.source import PotluckSource
 
-__all__ = ["CREATED", "TS", "ViewSource", "assign_chunks", "chunk_boundaries", "read_chunk"]
+__all__ = [
+    "CREATED",
+    "PASS_CHUNKS",
+    "TS",
+    "ViewSource",
+    "assign_chunks",
+    "chunk_boundaries",
+    "read_chunk",
+    "read_chunks",
+]
 
 TS = "__potluck_ts"
 CREATED = "__potluck_created"
@@ -139,13 +151,9 @@ def latest_rows(table: pa.Table, keys: list[str], created: bool) -> pa.Table:
     return table.filter(pa.array(first)).drop_columns([_ROW])
 
 
-def read_chunk(
-    config: RepoConfig, vs: ViewSource, keys: pa.Array, start: datetime, end: datetime
-) -> pa.Table:
-    """The latest row per entity among ``keys`` in ``[start, end]``.
-
-    Columns: the join keys and features under their feature-side names, ``TS``
-    and (if the source has one) ``CREATED`` as ``timestamp[us, UTC]``."""
+def _request(
+    vs: ViewSource, keys: pa.Array | None, start: datetime, end: datetime
+) -> tuple[PotluckSource, ReadRequest]:
     source = potluck_source(vs.view)
     columns = [*vs.join_keys.values(), vs.timestamp]
     columns += [vs.created] if vs.created else []
@@ -153,14 +161,17 @@ def read_chunk(
     request = ReadRequest(
         table=source.table,
         columns=list(dict.fromkeys(columns)),
-        key_column=vs.join_keys[vs.chunk_key],
-        keys=keys.cast(pa.string()).to_pylist(),
+        key_column=vs.join_keys[vs.chunk_key] if keys is not None else None,
+        keys=keys.cast(pa.string()).to_pylist() if keys is not None else None,
         timestamp_column=vs.timestamp,
         start=start,
         end=end,
         lean=True,
     )
-    raw = read_source(config, source, request)
+    return source, request
+
+
+def _latest(vs: ViewSource, raw: pa.Table) -> pa.Table:
     names = [*vs.join_keys, TS]
     arrays = [raw[c] for c in vs.join_keys.values()] + [_utc(raw[vs.timestamp])]
     if vs.created:
@@ -172,3 +183,58 @@ def read_chunk(
     for key in vs.join_keys:  # a row without its key cannot be served online
         table = table.filter(pc.is_valid(table[key]))
     return latest_rows(table, list(vs.join_keys), vs.created is not None)
+
+
+def read_chunk(
+    config: RepoConfig, vs: ViewSource, keys: pa.Array, start: datetime, end: datetime
+) -> pa.Table:
+    """The latest row per entity among ``keys`` in ``[start, end]``.
+
+    Columns: the join keys and features under their feature-side names, ``TS``
+    and (if the source has one) ``CREATED`` as ``timestamp[us, UTC]``."""
+    source, request = _request(vs, keys, start, end)
+    return _latest(vs, read_source(config, source, request))
+
+
+PASS_CHUNKS = 64  # chunks split off one scan (open spill files at a time)
+
+
+def read_chunks(
+    config: RepoConfig,
+    vs: ViewSource,
+    boundaries: Sequence[str | int],
+    chunks: Sequence[tuple[int, pa.Array]],
+    start: datetime,
+    end: datetime,
+    spill_dir: Path,
+) -> Iterator[tuple[int, pa.Table]]:
+    """``(index, read_chunk(...))`` for each ``(index, keys)`` of ``chunks`` in order
+    (``boundaries``: every chunk's first key, as ``assign_chunks`` took them).
+
+    A source whose connector streams (``Connector.scan``: files, which find keys
+    by scanning) is scanned once per ``PASS_CHUNKS`` chunks and split into spill
+    files under ``spill_dir`` (see ``_spill``); any other is read chunk by chunk
+    with the keys pushed down."""
+    from potluck.offline.pull import scan_source
+    from potluck.online._spill import partition, read_spill
+
+    key_column = vs.join_keys[vs.chunk_key]
+    for first in range(0, len(chunks), PASS_CHUNKS):
+        group = chunks[first : first + PASS_CHUNKS]
+        batches = None
+        if len(chunks) > 1:
+            source, request = _request(vs, None, start, end)
+            batches = scan_source(config, source, request)
+        if batches is None:
+            for index, keys in group:
+                yield index, read_chunk(config, vs, keys, start, end)
+            continue
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        wanted = [index for index, _ in group]
+        files = partition(batches, key_column, boundaries, wanted, spill_dir)
+        for index, keys in group:
+            path = files.get(index)
+            if path is None:  # no rows in the pass (written or deleted since the plan)
+                yield index, read_chunk(config, vs, keys, start, end)
+            else:
+                yield index, _latest(vs, read_spill(path))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -33,7 +34,14 @@ from typing import TYPE_CHECKING
 from potluck.errors import FeatureReferenceError, PotluckError, RequestError, SourceError
 from potluck.online._memory import lean_memory
 from potluck.online._pipeline import WriteBehind
-from potluck.online._state import RunState, ViewProgress, exclusive, load_run, save_run
+from potluck.online._state import (
+    RunState,
+    ViewProgress,
+    exclusive,
+    load_run,
+    save_run,
+    state_path,
+)
 
 if TYPE_CHECKING:
     from feast import FeatureView
@@ -149,7 +157,7 @@ class _Run:
             ViewSource,
             assign_chunks,
             chunk_boundaries,
-            read_chunk,
+            read_chunks,
             window_keys,
         )
         from potluck.online.stores import layout_of
@@ -173,12 +181,16 @@ class _Run:
             save_run(self.home, self.state)
             self.on_progress(view.name, progress.rows, total)
 
+        pending = [(i, chunk) for i, chunk in enumerate(chunks) if i not in progress.done]
+        # spill files of one view at a time; the run lock keeps other runs out of it
+        spill = state_path(self.home).parent / "spill"
+        shutil.rmtree(spill, ignore_errors=True)  # what a killed run left
         behind = WriteBehind(WRITE_BACKLOG)
         try:
-            for index, chunk in enumerate(chunks):
-                if index in progress.done:
-                    continue
-                rows = read_chunk(config, source, chunk, progress.start, progress.end)
+            read = read_chunks(
+                config, source, progress.boundaries, pending, progress.start, progress.end, spill
+            )
+            for index, rows in read:
                 for lo in range(0, rows.num_rows, WRITE_BATCH):
                     # encoded here, stored on the writer thread while the next batch encodes
                     encoded = writer.encode(layout, rows.slice(lo, WRITE_BATCH), TS, created)
@@ -189,6 +201,7 @@ class _Run:
             behind.drain()
         finally:
             behind.close()
+            shutil.rmtree(spill, ignore_errors=True)
         self.repo.store.registry.apply_materialization(
             view, config.project, progress.start, progress.end
         )

@@ -428,6 +428,40 @@ def test_a_lean_read_returns_what_a_default_read_returns(
         assert 0 < lean.num_rows < 1500
 
 
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {},
+        {
+            "columns": ["bmi", "patient_id"],
+            "timestamp_column": "visit_date",
+            "start": T0 + timedelta(hours=100),
+            "end": T0 + timedelta(hours=900),
+        },
+        {"key_column": "patient_id", "keys": ["nobody"]},
+    ],
+    ids=["all", "projection-and-window", "empty"],
+)
+def test_a_scan_streams_what_a_read_returns(
+    connector: Connector, request_args: dict[str, Any]
+) -> None:
+    """``scan`` is either declined (None: keyed reads suit the backend) or yields, in
+    batches, exactly the rows and schema ``read`` returns, in the same order. Backends
+    that find keys by scanning files stream; the others decline."""
+    connector.write("many", _many_rows(1500))
+    request = ReadRequest("many", lean=True, **request_args)
+    batches = connector.scan(request)
+    streams = type(connector).__name__ in ("ParquetConnector", "S3Connector")
+    assert (batches is not None) == streams
+    if batches is None:
+        return
+    read = connector.read(request)
+    streamed = pa.Table.from_batches(list(batches), schema=read.schema)
+    assert streamed.equals(read)
+    assert streamed.num_rows == (0 if "keys" in request_args else read.num_rows)
+
+
+
 def test_a_refused_write_leaves_the_table_as_it_was(connector: Connector, sample: pa.Table) -> None:
     """Mode, name and data are validated before the backend is touched (the base
     ``write``), whichever backend: the table written before is still all there."""

@@ -98,7 +98,8 @@ class ParquetConnector(Connector):
             names = resolve(schema, request, self._error)
             predicate = filter_expression(schema, request)
             if request.lean and names:
-                result = _lean_read(path, names, request, predicate)
+                parts = list(_lean_parts(path, names, request, predicate))
+                result = pa.concat_tables(parts) if parts else schema.empty_table().select(names)
             else:
                 result = dataset.to_table(columns={n: pc.field(n) for n in names}, filter=predicate)
             if not names:
@@ -106,20 +107,42 @@ class ParquetConnector(Connector):
             target = pa.schema([schema.field(n) for n in names])
             return pa.Table.from_arrays(result.columns, schema=target)
 
+    def scan(self, request: ReadRequest) -> Iterator[pa.RecordBatch] | None:
+        """The file once, batch by batch on this thread, filtered as it goes."""
+        path = self._existing(request.table)
+        with self._errors():
+            schema = pq.read_schema(path).remove_metadata()
+            names = resolve(schema, request, self._error)
+            predicate = filter_expression(schema, request)
+        if not names:
+            return None
+        return self._scan(path, names, request, predicate, schema)
+
+    def _scan(
+        self,
+        path: Path,
+        names: list[str],
+        request: ReadRequest,
+        predicate: pc.Expression | None,
+        schema: pa.Schema,
+    ) -> Iterator[pa.RecordBatch]:
+        target = pa.schema([schema.field(n) for n in names])
+        with self._errors():
+            for part in _lean_parts(path, names, request, predicate):
+                for batch in part.to_batches():
+                    if batch.num_rows:
+                        yield pa.RecordBatch.from_arrays(batch.columns, schema=target)
+
     def ping(self) -> None:
         """The root is a readable directory, or can be created."""
         check_root(self.config.root, self._error)
 
 
-def _lean_read(
+def _lean_parts(
     path: Path, names: list[str], request: ReadRequest, predicate: pc.Expression | None
-) -> pa.Table:
-    """The file's row groups one at a time, on this thread, filtered as they come."""
+) -> Iterator[pa.Table]:
+    """The file's batches one at a time, on this thread, filtered as they come."""
     read = list(dict.fromkeys([*names, *filter_columns(request)]))  # the predicate's too
-    parts = []
     for batch in pq.ParquetFile(path).iter_batches(columns=read, use_threads=False):
         part = pa.Table.from_batches([batch])
-        parts.append((part if predicate is None else part.filter(predicate)).select(names))
-    if parts:
-        return pa.concat_tables(parts)
-    return pq.read_schema(path).empty_table().select(names)
+        yield (part if predicate is None else part.filter(predicate)).select(names)

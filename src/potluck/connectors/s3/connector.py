@@ -160,13 +160,7 @@ class S3Connector(Connector):
             columns = {n: pc.field(n) for n in names}
             predicate = filter_expression(schema, request)
             if request.lean:  # one thread, one batch in flight: bounded memory
-                batches = dataset.to_batches(
-                    columns=columns,
-                    filter=predicate,
-                    use_threads=False,
-                    batch_readahead=0,
-                    fragment_readahead=0,
-                )
+                batches = _lean_batches(dataset, columns, predicate)
                 result = pa.Table.from_batches(batches, schema=target)
             else:
                 result = dataset.to_table(columns=columns, filter=predicate)
@@ -174,7 +168,44 @@ class S3Connector(Connector):
             return result
         return pa.Table.from_arrays(result.columns, schema=target)
 
+    def scan(self, request: ReadRequest) -> Iterator[pa.RecordBatch] | None:
+        """The objects once, batch by batch on this thread, filtered as they come."""
+        dataset = self._dataset(request.table)
+        with self._errors():
+            schema = dataset.schema.remove_metadata()
+            names = resolve(schema, request, self._error)
+            predicate = filter_expression(schema, request)
+        if not names:
+            return None
+        return self._scan(dataset, names, predicate, schema)
+
+    def _scan(
+        self,
+        dataset: ds.Dataset,
+        names: list[str],
+        predicate: pc.Expression | None,
+        schema: pa.Schema,
+    ) -> Iterator[pa.RecordBatch]:
+        target = pa.schema([schema.field(n) for n in names])
+        with self._errors():
+            for batch in _lean_batches(dataset, {n: pc.field(n) for n in names}, predicate):
+                if batch.num_rows:
+                    yield pa.RecordBatch.from_arrays(batch.columns, schema=target)
+
     def ping(self) -> None:
         """The endpoint answers, and the bucket exists or may be created."""
         with self._errors():
             self.filesystem.get_file_info(self.config.bucket)
+
+
+def _lean_batches(
+    dataset: ds.Dataset, columns: dict[str, pc.Expression], predicate: pc.Expression | None
+) -> Iterator[pa.RecordBatch]:
+    """One thread, one batch in flight: bounded memory."""
+    return dataset.to_batches(
+        columns=columns,
+        filter=predicate,
+        use_threads=False,
+        batch_readahead=0,
+        fragment_readahead=0,
+    )
