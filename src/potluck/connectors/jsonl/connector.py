@@ -225,6 +225,14 @@ class JsonlConnector(Connector):
             result: pa.Table = table.select(names)
             return result
 
+    def scan(self, request: ReadRequest) -> Iterator[pa.RecordBatch] | None:
+        """Parsed whole, as for every read, then handed out in batches: a caller that
+        would read it once per set of keys parses it once."""
+        table = self.read(request)
+        if not table.num_columns:
+            return None
+        return iter(table.to_batches())
+
     def ping(self) -> None:
         """The root is a readable directory, or can be created."""
         check_root(self.config.root, self._error)
