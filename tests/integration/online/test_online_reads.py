@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 
-from potluck.online import _odfv, _plan
+from potluck.online import _plan
 from potluck.online.reads import _feast_columns, online_features, online_features_arrow
 from tests.integration.online.conftest import Pair
 from tests.integration.online.helpers import EPOCH, feast_online, patient_ids
@@ -100,7 +101,10 @@ def test_arrow_variant(store: str, request: pytest.FixtureRequest) -> None:
 def test_a_kernel_that_disagrees_with_its_udf_is_not_used(
     sqlite_pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    inputs, real = _odfv._KERNELS["request_time_features"]
+    from potluck.domains.healthcare import kernels
+
+    spec = kernels.REQUEST_TIME_FEATURES
+    real = spec.compute
 
     def wrong(columns: dict, times: list | None) -> dict:
         out = real(columns, times)
@@ -109,7 +113,7 @@ def test_a_kernel_that_disagrees_with_its_udf_is_not_used(
 
     try:
         with monkeypatch.context() as patch:
-            patch.setitem(_odfv._KERNELS, "request_time_features", (inputs, wrong))
+            patch.setattr(kernels, "REQUEST_TIME_FEATURES", replace(spec, compute=wrong))
             _plan.clear_cache()
             plan = _plan.plan_for(sqlite_pair.ours, "stroke_risk_v1")
             assert plan is not None and plan.on_demand[0].kernel is None

@@ -205,6 +205,9 @@ computed_risk_metrics = _view(
         Field(name="glucose_category", dtype=String),
     ],
     mode="pandas",
+    # the plain-Python twin the online read path uses for small batches, once it has
+    # agreed with this UDF on its probe (potluck.online._odfv)
+    tags={"potluck.kernel": "potluck.domains.healthcare.kernels:REQUEST_TIME_FEATURES"},
     description=(
         "Request-time features: age in whole years as of the event time (request time online); "
         "bmi_category underweight <18.5 <= normal < 25 <= overweight < 30 <= obese; "
