@@ -6,8 +6,11 @@ column of the window; its distinct values, sorted, are cut into runs of whole
 entities holding about ``chunk_rows`` source rows each (an entity with a long
 history takes more of a chunk), and each chunk is then read with its keys
 pushed down (``ReadRequest.keys``) and reduced to its latest row per entity.
-Memory holds one chunk's rows (plus the distinct keys), however long the window
-and however many rows each entity has in it.
+A file source, which could only answer a key filter by scanning the whole
+file, is instead scanned once for up to ``PASS_CHUNKS`` chunks and split into
+per-chunk spill files (``read_chunks``, ``_spill``). Memory holds one chunk's
+rows (plus the distinct keys), however long the window and however many rows
+each entity has in it.
 
 A chunk is named by its first key (its *boundary*); the boundaries are stored
 with a run's progress, so after a crash every key falls into the same chunk
@@ -28,7 +31,7 @@ from feast.feature_view import FeatureView
 from feast.repo_config import RepoConfig
 
 from potluck.connectors import ReadRequest
-from potluck.offline.pull import potluck_source, read_source
+from potluck.offline.pull import potluck_source, read_source, scan_source
 from potluck.offline.source import PotluckSource
 
 __all__ = [
@@ -215,7 +218,6 @@ def read_chunks(
     by scanning) is scanned once per ``PASS_CHUNKS`` chunks and split into spill
     files under ``spill_dir`` (see ``_spill``); any other is read chunk by chunk
     with the keys pushed down."""
-    from potluck.offline.pull import scan_source
     from potluck.online._spill import partition, read_spill
 
     key_column = vs.join_keys[vs.chunk_key]
