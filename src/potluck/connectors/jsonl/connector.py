@@ -190,11 +190,8 @@ class JsonlConnector(Connector):
         return int(data.num_rows)
 
     def _check_writable(self, data: pa.Table) -> None:
+        super()._check_writable(data)  # some columns, each named once
         names = data.column_names
-        if not names:
-            raise self._error("cannot write a table without columns", True)
-        if len(set(names)) != len(names):
-            raise self._error(f"duplicate column names in {names}", True)
         bad = [f"{f.name} ({f.type})" for f in data.schema if f.type not in _STORABLE]
         if bad:
             raise self._error(f"column type(s) JSON documents cannot store: {', '.join(bad)}", True)

@@ -143,11 +143,8 @@ class MongoConnector(Connector):
                 collection.insert_many(documents, ordered=True)
 
     def _check_writable(self, data: pa.Table) -> None:
+        super()._check_writable(data)  # some columns, each named once
         schema = data.schema
-        if not schema.names:
-            raise self._error("cannot write a table without columns", True)
-        if len(set(schema.names)) != len(schema.names):
-            raise self._error(f"duplicate column names in {schema.names}", True)
         bad_names = docs.collisions(schema.names)
         if bad_names:
             raise self._error(f"column name(s) that cannot be document fields: {bad_names}", True)
