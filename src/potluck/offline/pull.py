@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,16 +62,23 @@ def potluck_source(view: FeatureView) -> PotluckSource:
     return source
 
 
+@contextmanager
+def _named_after(config: RepoConfig, source: PotluckSource) -> Iterator[None]:
+    """A driver error the connector did not translate leaves named after the source."""
+    try:
+        yield
+    except PotluckError:
+        raise
+    except Exception as exc:
+        kind = binding_for(config, source).kind
+        raise SourceError(source.source, kind, f"{type(exc).__name__}: {exc}") from None
+
+
 def read_source(config: RepoConfig, source: PotluckSource, request: ReadRequest) -> pa.Table:
     """Read through the source's connector; anything unexpected is named after the source."""
     connector = connector_for(config, source)
-    try:
+    with _named_after(config, source):
         return connector.read(request)
-    except PotluckError:
-        raise
-    except Exception as exc:  # a driver error the connector did not translate
-        kind = binding_for(config, source).kind
-        raise SourceError(source.source, kind, f"{type(exc).__name__}: {exc}") from None
 
 
 def scan_source(
@@ -79,27 +87,16 @@ def scan_source(
     """The connector's stream of the request's rows (see ``Connector.scan``), or None
     when it prefers keyed reads; errors are named after the source, as in ``read_source``."""
     connector = connector_for(config, source)
-    try:
+    with _named_after(config, source):
         batches = connector.scan(request)
-    except PotluckError:
-        raise
-    except Exception as exc:
-        kind = binding_for(config, source).kind
-        raise SourceError(source.source, kind, f"{type(exc).__name__}: {exc}") from None
-    if batches is None:
-        return None
-    return _named_errors(batches, binding_for(config, source).kind, source.source)
+    return None if batches is None else _streamed(config, source, batches)
 
 
-def _named_errors(
-    batches: Iterator[pa.RecordBatch], kind: str, name: str
+def _streamed(
+    config: RepoConfig, source: PotluckSource, batches: Iterator[pa.RecordBatch]
 ) -> Iterator[pa.RecordBatch]:
-    try:
+    with _named_after(config, source):
         yield from batches
-    except PotluckError:
-        raise
-    except Exception as exc:
-        raise SourceError(name, kind, f"{type(exc).__name__}: {exc}") from None
 
 
 def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
