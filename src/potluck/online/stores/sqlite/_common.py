@@ -49,7 +49,11 @@ def sqlite_path(config: RepoConfig) -> str:
 
 
 def table_name(layout: ViewLayout) -> str:
-    return '"' + f"{layout.project}_{layout.stored_name}".replace('"', '""') + '"'
+    return _identifier(f"{layout.project}_{layout.stored_name}")
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def literal(text: str) -> str:
@@ -128,7 +132,7 @@ def create_view_table(conn: sqlite3.Connection, layout: ViewLayout) -> None:
     A table that already exists (Feast made it, or an older potluck) is left as it
     is; the writer and reader work on either layout."""
     table = table_name(layout)
-    index = '"' + f"{layout.project}_{layout.stored_name}_ek".replace('"', '""') + '"'
+    index = _identifier(f"{layout.project}_{layout.stored_name}_ek")  # Feast's index name
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {table} (entity_key BLOB, feature_name TEXT, "
         "value BLOB, value_text TEXT, vector_value BLOB, event_ts timestamp, "
