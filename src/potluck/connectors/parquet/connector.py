@@ -89,46 +89,42 @@ class ParquetConnector(Connector):
             schema: pa.Schema = pq.read_schema(path).remove_metadata()
         return schema
 
-    def read(self, request: ReadRequest) -> pa.Table:
-        """Projection and row filter pushed into the Parquet scan (row-group pruning)."""
-        path = self._existing(request.table)
-        with self._errors():
-            dataset = ds.dataset(str(path), format="parquet")
-            schema = dataset.schema.remove_metadata()
-            names = resolve(schema, request, self._error)
-            predicate = filter_expression(schema, request)
-            if request.lean and names:
-                parts = list(_lean_parts(path, names, request, predicate))
-                result = pa.concat_tables(parts) if parts else schema.empty_table().select(names)
-            else:
-                result = dataset.to_table(columns={n: pc.field(n) for n in names}, filter=predicate)
-            if not names:
-                return result
-            target = pa.schema([schema.field(n) for n in names])
-            return pa.Table.from_arrays(result.columns, schema=target)
-
-    def scan(self, request: ReadRequest) -> Iterator[pa.RecordBatch] | None:
-        """The file once, batch by batch on this thread, filtered as it goes."""
+    def _plan(self, request: ReadRequest) -> tuple[Path, pa.Schema, pc.Expression | None]:
+        """The table's file, the schema ``read`` returns, the row predicate."""
         path = self._existing(request.table)
         with self._errors():
             schema = pq.read_schema(path).remove_metadata()
             names = resolve(schema, request, self._error)
-            predicate = filter_expression(schema, request)
-        if not names:
-            return None
-        return self._scan(path, names, request, predicate, schema)
+            target = pa.schema([schema.field(n) for n in names])
+            return path, target, filter_expression(schema, request)
+
+    def read(self, request: ReadRequest) -> pa.Table:
+        """Projection and row filter pushed into the Parquet scan (row-group pruning)."""
+        path, target, predicate = self._plan(request)
+        if request.lean and target.names:
+            return pa.Table.from_batches(list(self._scan(path, target, request, predicate)), target)
+        with self._errors():
+            dataset = ds.dataset(str(path), format="parquet")
+            columns = {n: pc.field(n) for n in target.names}
+            result = dataset.to_table(columns=columns, filter=predicate)
+        if not target.names:
+            return result
+        return pa.Table.from_arrays(result.columns, schema=target)
+
+    def scan(self, request: ReadRequest) -> Iterator[pa.RecordBatch] | None:
+        """The file once, batch by batch on this thread, filtered as it goes."""
+        path, target, predicate = self._plan(request)
+        return self._scan(path, target, request, predicate) if target.names else None
 
     def _scan(
         self,
         path: Path,
-        names: list[str],
+        target: pa.Schema,
         request: ReadRequest,
         predicate: pc.Expression | None,
-        schema: pa.Schema,
     ) -> Iterator[pa.RecordBatch]:
-        target = pa.schema([schema.field(n) for n in names])
         with self._errors():
-            for part in _lean_parts(path, names, request, predicate):
+            for part in _lean_parts(path, target.names, request, predicate):
                 for batch in part.to_batches():
                     if batch.num_rows:
                         yield pa.RecordBatch.from_arrays(batch.columns, schema=target)

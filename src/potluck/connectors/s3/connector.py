@@ -150,45 +150,37 @@ class S3Connector(Connector):
         dataset = self._dataset(table)
         return dataset.schema.remove_metadata()
 
-    def read(self, request: ReadRequest) -> pa.Table:
-        """Projection and row filter pushed into the Parquet scan (row-group/partition pruning)."""
+    def _plan(self, request: ReadRequest) -> tuple[ds.Dataset, pa.Schema, pc.Expression | None]:
+        """The table's dataset, the schema ``read`` returns, the row predicate."""
         dataset = self._dataset(request.table)
         with self._errors():
             schema = dataset.schema.remove_metadata()
             names = resolve(schema, request, self._error)
             target = pa.schema([schema.field(n) for n in names])
-            columns = {n: pc.field(n) for n in names}
-            predicate = filter_expression(schema, request)
-            if request.lean:  # one thread, one batch in flight: bounded memory
-                batches = _lean_batches(dataset, columns, predicate)
-                result = pa.Table.from_batches(batches, schema=target)
-            else:
-                result = dataset.to_table(columns=columns, filter=predicate)
-        if not names:
+            return dataset, target, filter_expression(schema, request)
+
+    def read(self, request: ReadRequest) -> pa.Table:
+        """Projection and row filter pushed into the Parquet scan (row-group/partition pruning)."""
+        dataset, target, predicate = self._plan(request)
+        if request.lean and target.names:  # one thread, one batch in flight: bounded memory
+            return pa.Table.from_batches(list(self._scan(dataset, target, predicate)), target)
+        with self._errors():
+            columns = {n: pc.field(n) for n in target.names}
+            result = dataset.to_table(columns=columns, filter=predicate)
+        if not target.names:
             return result
         return pa.Table.from_arrays(result.columns, schema=target)
 
     def scan(self, request: ReadRequest) -> Iterator[pa.RecordBatch] | None:
         """The objects once, batch by batch on this thread, filtered as they come."""
-        dataset = self._dataset(request.table)
-        with self._errors():
-            schema = dataset.schema.remove_metadata()
-            names = resolve(schema, request, self._error)
-            predicate = filter_expression(schema, request)
-        if not names:
-            return None
-        return self._scan(dataset, names, predicate, schema)
+        dataset, target, predicate = self._plan(request)
+        return self._scan(dataset, target, predicate) if target.names else None
 
     def _scan(
-        self,
-        dataset: ds.Dataset,
-        names: list[str],
-        predicate: pc.Expression | None,
-        schema: pa.Schema,
+        self, dataset: ds.Dataset, target: pa.Schema, predicate: pc.Expression | None
     ) -> Iterator[pa.RecordBatch]:
-        target = pa.schema([schema.field(n) for n in names])
         with self._errors():
-            for batch in _lean_batches(dataset, {n: pc.field(n) for n in names}, predicate):
+            for batch in _lean_batches(dataset, {n: pc.field(n) for n in target.names}, predicate):
                 if batch.num_rows:
                     yield pa.RecordBatch.from_arrays(batch.columns, schema=target)
 
