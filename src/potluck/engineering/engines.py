@@ -30,10 +30,9 @@ def resolve_engine(choice: str, profile: str) -> Engine:
     """The engine ``choice`` (``auto`` | ``pandas`` | ``spark``) means on ``profile``."""
     if choice == "auto":
         return "spark" if profile == "services" else "pandas"
-    if choice == "pandas":
-        return "pandas"
-    if choice == "spark":
-        return "spark"
+    for engine in ENGINES:
+        if choice == engine:
+            return engine
     allowed = ", ".join(("auto", *ENGINES))
     raise ConfigurationError(f"engineering engine must be one of {allowed}; got {choice!r}")
 
