@@ -11,7 +11,7 @@ import pytest
 
 from potluck.ml.registry import LoadedModel, ModelVersionInfo
 from potluck.ml.scoring import Scorer
-from potluck.ml.train import Hyperparameters, to_model_frame, train_estimator
+from potluck.ml.train import Hyperparameters, TrainResult, to_model_frame, train_estimator
 
 
 def _frame(n: int = 600, seed: int = 3) -> pd.DataFrame:
@@ -36,11 +36,10 @@ def _frame(n: int = 600, seed: int = 3) -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize("framework", ["sklearn", "xgboost", "lightgbm"])
-@pytest.mark.parametrize("model_type", ["classification", "regression"])
-def test_scorer_equals_pipeline(framework: str, model_type: str) -> None:
-    frame = _frame()
-    label = "label" if model_type == "classification" else "target"
+def _trained(
+    frame: pd.DataFrame, label: str, framework: str, model_type: str = "classification"
+) -> tuple[TrainResult, Scorer]:
+    """A model trained on ``frame``'s age, colour and bmi, and the API's scorer of it."""
     result = train_estimator(
         frame,
         ["age", "colour", "bmi"],
@@ -58,7 +57,15 @@ def test_scorer_equals_pipeline(framework: str, model_type: str) -> None:
         feature_service="",
         model_type=model_type,
     )
-    scorer = Scorer(loaded)
+    return result, Scorer(loaded)
+
+
+@pytest.mark.parametrize("framework", ["sklearn", "xgboost", "lightgbm"])
+@pytest.mark.parametrize("model_type", ["classification", "regression"])
+def test_scorer_equals_pipeline(framework: str, model_type: str) -> None:
+    frame = _frame()
+    label = "label" if model_type == "classification" else "target"
+    result, scorer = _trained(frame, label, framework, model_type)
     assert scorer.fast and result.categorical == ["colour"]
     probe = frame.drop(columns=[label]).copy()
     probe.loc[probe.index[:5], "colour"] = "purple"  # unseen category
@@ -94,23 +101,7 @@ def test_a_big_batch_scored_on_every_core_equals_one_thread(
     from potluck.ml import scoring
 
     frame = _frame(3000)
-    result = train_estimator(
-        frame,
-        ["age", "colour", "bmi"],
-        "label",
-        "event_timestamp",
-        framework=framework,  # type: ignore[arg-type]
-        hyperparameters=Hyperparameters(n_estimators=40),
-    )
-    loaded = LoadedModel(
-        info=ModelVersionInfo("m", 1, "run"),
-        model=result.model,
-        features=result.features,
-        categorical=result.categorical,
-        feature_service="",
-        model_type="classification",
-    )
-    scorer = Scorer(loaded)
+    _, scorer = _trained(frame, "label", framework)
     scoring.limit_native_threads()
     table = pa.Table.from_pandas(frame.drop(columns=["label"]), preserve_index=False)
     monkeypatch.setattr(scoring, "PARALLEL_ROWS", 10**9)
