@@ -18,7 +18,7 @@ import os
 import platform
 import queue
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,14 @@ def apply_repo(config: Mapping[str, Any], objects: list[Any]) -> None:
 
 
 # --------------------------------------------------------------------------- machine
+def refuse(console: Any, headline: str, problems: Sequence[str]) -> int:
+    """Print why no figures are reported (the headline, the first 20 problems); exit code 1."""
+    console.print(f"[bold red]{headline}:[/]")
+    for problem in problems[:20]:
+        console.print(f"  {problem}")
+    return 1
+
+
 def machine_meta(load_start: tuple[float, float, float], *packages: str) -> dict[str, Any]:
     """What every benchmark's ``meta`` records about the run: cores, platform, Python,
     the versions of ``packages`` and the load averages at start and end."""

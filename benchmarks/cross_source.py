@@ -403,10 +403,7 @@ def main() -> int:
             devservices.stop(server)
         shutil.rmtree(work, ignore_errors=True)
     if problems:
-        console.print("[bold red]results differ; no timings reported:[/]")
-        for problem in problems[:20]:
-            console.print(f"  {problem}")
-        return 1
+        return c.refuse(console, "results differ; no timings reported", problems)
 
     summary = summarize(results)
     sources = sources_of(results)

@@ -321,10 +321,7 @@ def main() -> int:
         results = run_all(args, configs, entities, out)
         problems, info = check(results, sizes)
     if problems:
-        console.print("[bold red]results differ from potluck's; no timings reported:[/]")
-        for problem in problems[:20]:
-            console.print(f"  {problem}")
-        return 1
+        return c.refuse(console, "results differ from potluck's; no timings reported", problems)
     summary = summarize(results, info, sizes)
 
     speedup: dict[str, dict[str, float | None]] = {}

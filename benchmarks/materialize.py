@@ -291,10 +291,9 @@ def main() -> int:
         outcome = run(args, template, work, end)
     problems = [f"{s}: {p}" for s, ch in outcome["checks"].items() for p in ch["problems"]]
     if problems:
-        console.print("[bold red]potluck's store differs from Feast's; no figures reported:[/]")
-        for problem in problems[:20]:
-            console.print(f"  {problem}")
-        return 1
+        return c.refuse(
+            console, "potluck's store differs from Feast's; no figures reported", problems
+        )
     summary = summarize(outcome)
 
     meta = {
