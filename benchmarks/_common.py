@@ -53,8 +53,9 @@ def quiet() -> None:
 # --------------------------------------------------------------------------- data
 def write_dataset(root: Path, patients: int, seed: int = 42, as_of: datetime = AS_OF) -> dict:
     """Generate sources + engineered tables; write ``{root}/{name}.parquet``; name -> rows."""
+    from potluck.domains.healthcare.deployment import engineer as compute
+    from potluck.domains.healthcare.deployment import snapshots as snapshot_times
     from potluck.domains.healthcare.synth import generate
-    from potluck.engineering.pipeline import compute, snapshot_times
 
     tables = generate(patients, seed, as_of)
     tables.update(compute(tables, snapshot_times(tables["stroke_outcomes"], as_of)))

@@ -66,7 +66,7 @@ def prepare(home: Path, patients: int, framework: str, env: dict[str, str]) -> d
         "from potluck.workflows import data, modeling\n"
         "s = Settings()\n"
         "as_of = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)\n"
-        f"data.seed(s, patients={patients}, seed=42, as_of=as_of)\n"
+        f"data.seed(s, size={patients}, seed=42, as_of=as_of)\n"
         "repo = FeatureRepo(s); repo.apply(); data.engineer(s)\n"
         "rows = materialize(repo, end=as_of).total_rows\n"
         f"modeling.build_training_set(s, repo, '{SERVICE}')\n"

@@ -46,7 +46,7 @@ def setup_potluck(home: Path, patients: int, as_of: datetime) -> Any:
     from potluck.workflows import data, modeling
 
     settings = Settings(home=home, profile="embedded", api_keys={KEY: "read"})
-    data.seed(settings, patients=patients, seed=42, as_of=as_of)
+    data.seed(settings, size=patients, seed=42, as_of=as_of)
     repo = FeatureRepo(settings)
     repo.apply()
     data.engineer(settings)

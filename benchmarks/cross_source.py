@@ -206,7 +206,7 @@ def prepare(work: Path, settings: dict[str, Any], patients: int, rows: int) -> d
     create_database(services, services.postgres.database)
     t0 = time.perf_counter()
     with console.status(f"seeding {patients:,} patients into PostgreSQL and S3 ..."):
-        source_rows = seed(services, patients=patients, seed=42, as_of=c.AS_OF)
+        source_rows = seed(services, size=patients, seed=42, as_of=c.AS_OF)
     timings["seed_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with console.status("applying the repository (Feast SQL registry in PostgreSQL) ..."):

@@ -116,7 +116,7 @@ def seed_home(home: Path, patients: int) -> dict[str, Any]:
     as_of = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     settings = Settings(home=home)
     t0 = time.perf_counter()
-    rows = data.seed(settings, patients=patients, seed=42, as_of=as_of)
+    rows = data.seed(settings, size=patients, seed=42, as_of=as_of)
     repo = FeatureRepo(settings)
     repo.apply()
     rows.update(data.engineer(settings))

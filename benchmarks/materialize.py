@@ -73,7 +73,7 @@ def prepare(home: Path, patients: int, sources: str) -> dict[str, Any]:
             return known  # type: ignore[no-any-return]
     shutil.rmtree(home, ignore_errors=True)
     t0 = time.perf_counter()
-    sources = data.seed(settings, patients=patients, seed=42, as_of=c.AS_OF)
+    sources = data.seed(settings, size=patients, seed=42, as_of=c.AS_OF)
     FeatureRepo(settings).apply()
     sources.update(data.engineer(settings))
     info = {

@@ -64,7 +64,7 @@ def prepare(home: Path, patients: int, port: int, stores: list[str]) -> dict[str
 
     settings = Settings(home=home)
     as_of = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    data.seed(settings, patients=patients, seed=42, as_of=as_of)
+    data.seed(settings, size=patients, seed=42, as_of=as_of)
     FeatureRepo(settings).apply()
     data.engineer(settings)
     repos = {}

@@ -196,8 +196,9 @@ def _pull(engine: str, config: dict[str, Any], port: int) -> dict[str, Any]:
 def _load(port: int, patients: int, pull_rows: int) -> tuple[dict[str, int], pa.Array]:
     """Sources + engineered views as PostgreSQL tables (COPY through the connector)."""
     from potluck.connectors import open_connector
+    from potluck.domains.healthcare.deployment import engineer as compute
+    from potluck.domains.healthcare.deployment import snapshots as snapshot_times
     from potluck.domains.healthcare.synth import generate
-    from potluck.engineering.pipeline import compute, snapshot_times
 
     tables = generate(patients, 42, AS_OF)
     tables.update(compute(tables, snapshot_times(tables["stroke_outcomes"], AS_OF)))

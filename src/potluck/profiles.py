@@ -1,57 +1,34 @@
 """Profiles: which connector serves each logical source, and where Feast and MLflow keep state.
 
 The feature definitions never change between profiles; only this mapping does.
-``settings.sources`` rebinds single sources on top of a profile (for example
-``POTLUCK_SOURCES__patient_demographics__KIND=postgres`` while no MongoDB is
-reachable), so the services profile runs on PostgreSQL + S3 + Redis alone.
+Each source of the active deployment declares its connector per profile (a
+:class:`~potluck.deployment.Binding`); ``settings.sources`` rebinds single sources
+on top (for example ``POTLUCK_SOURCES__<source>__KIND=postgres`` while no MongoDB
+is reachable), so the services profile runs on PostgreSQL + S3 + Redis alone.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
+from potluck.deployment import Binding, active_deployment
 from potluck.errors import ConfigurationError, SourceError
 from potluck.settings import Settings
 
 __all__ = [
-    "ENGINEERED_SOURCES",
-    "LOGICAL_SOURCES",
     "create_database",
     "feature_store_yaml",
     "prepare_mlflow_store",
     "repo_config_dict",
+    "resolve_binding",
     "source_bindings",
 ]
 
-LOGICAL_SOURCES = (
-    "clinical_measurements",
-    "patient_demographics",
-    "hospital_administration",
-    "lifestyle_data",
-    "stroke_outcomes",
-)
-ENGINEERED_SOURCES = ("computed_risk_metrics", "hospitalization_metrics")
 STORE_TYPE = "potluck.offline.store.FederatedOfflineStore"
-
-
-def _embedded(data: Path) -> dict[str, dict[str, Any]]:
-    sqlite = {"kind": "sqlite", "options": {"path": str(data / "hospital.db")}}
-    lake = {"kind": "parquet", "options": {"root": str(data / "lake")}}
-    engineered = {"kind": "parquet", "options": {"root": str(data / "engineered")}}
-    return {
-        "clinical_measurements": sqlite,
-        "patient_demographics": {"kind": "jsonl", "options": {"root": str(data / "documents")}},
-        "hospital_administration": sqlite,
-        "lifestyle_data": lake,
-        "stroke_outcomes": lake,
-        "computed_risk_metrics": engineered,
-        "hospitalization_metrics": engineered,
-    }
 
 
 def _postgres_options(settings: Settings) -> dict[str, Any]:
@@ -78,41 +55,38 @@ def _s3_options(settings: Settings, prefix: str) -> dict[str, Any]:
     }
 
 
-def _services(settings: Settings) -> dict[str, dict[str, Any]]:
-    pg = {"kind": "postgres", "options": _postgres_options(settings)}
-    lake = {"kind": "s3", "options": _s3_options(settings, "lake")}
-    engineered = {"kind": "s3", "options": _s3_options(settings, "engineered")}
-    return {
-        "clinical_measurements": pg,
-        "patient_demographics": {"kind": "mongodb", "options": {}},
-        "hospital_administration": {"kind": "mssql", "options": {}},
-        "lifestyle_data": lake,
-        "stroke_outcomes": lake,
-        "computed_risk_metrics": engineered,
-        "hospitalization_metrics": engineered,
-    }
+def resolve_binding(settings: Settings, binding: Binding) -> dict[str, Any]:
+    """{kind, options} of a deployment's :class:`Binding` on this machine.
 
-
-def _usual_options(settings: Settings, kind: str, source: str) -> dict[str, Any]:
-    """A kind's options when an override names only the kind."""
-    engineered = source in ENGINEERED_SOURCES
-    if kind == "postgres":
-        return _postgres_options(settings)
-    if kind == "s3":
-        return _s3_options(settings, "engineered" if engineered else "lake")
-    embedded = _embedded(settings.data_dir)
-    same_kind = [b for b in embedded.values() if b["kind"] == kind]
-    if kind == embedded[source]["kind"]:
-        return dict(embedded[source]["options"])
-    return dict(same_kind[0]["options"]) if same_kind else {}
+    File kinds live under the deployment's data folder (``file`` / ``folder`` hints);
+    server kinds take their address from settings; other hints pass through as options.
+    """
+    hints = dict(binding.hints)
+    data = settings.data_dir
+    kind = binding.kind
+    if kind == "sqlite":
+        options = {"path": str(data / hints.pop("file", "sources.db"))}
+    elif kind in ("parquet", "jsonl"):
+        options = {"root": str(data / hints.pop("folder", "lake"))}
+    elif kind == "postgres":
+        options = _postgres_options(settings)
+    elif kind == "s3":
+        options = _s3_options(settings, hints.pop("prefix", "lake"))
+    else:
+        options = {}
+    for hint in ("file", "folder", "prefix"):
+        hints.pop(hint, None)
+    return {"kind": kind, "options": {**options, **hints}}
 
 
 def source_bindings(settings: Settings) -> dict[str, dict[str, Any]]:
-    """logical source -> {kind, options} for the active profile, after ``settings.sources``."""
-    if settings.profile == "embedded":
-        bindings = _embedded(settings.data_dir)
-    else:
-        bindings = _services(settings)
+    """logical source -> {kind, options} for the active deployment and profile, after
+    ``settings.sources`` (which may rebind a source to another kind)."""
+    deployment = active_deployment(settings)
+    bindings = {
+        name: resolve_binding(settings, spec.binding(settings.profile))
+        for name, spec in deployment.sources.items()
+    }
     for source, override in settings.sources.items():
         if source not in bindings:
             known = ", ".join(bindings)
@@ -122,6 +96,23 @@ def source_bindings(settings: Settings) -> dict[str, dict[str, Any]]:
         options = override.options or _usual_options(settings, override.kind, source)
         bindings[source] = {"kind": override.kind, "options": options}
     return bindings
+
+
+def _usual_options(settings: Settings, kind: str, source: str) -> dict[str, Any]:
+    """A kind's options when an override names only the kind: the source's own binding of
+    that kind, else the first embedded binding of that kind among the deployment's
+    sources, else the kind's defaults (engineered sources keep their folder/prefix)."""
+    sources = active_deployment(settings).sources
+    spec = sources[source]
+    for binding in spec.bindings.values():
+        if binding.kind == kind:
+            return resolve_binding(settings, binding)["options"]
+    if kind not in ("postgres", "s3"):
+        for other in sources.values():
+            if other.binding("embedded").kind == kind:
+                return resolve_binding(settings, other.binding("embedded"))["options"]
+    folder = "engineered" if spec.engineered else "lake"
+    return resolve_binding(settings, Binding(kind, {"folder": folder, "prefix": folder}))["options"]
 
 
 def prepare_mlflow_store(settings: Settings) -> None:
@@ -201,7 +192,7 @@ def repo_config_dict(settings: Settings) -> dict[str, Any]:
             "connection_string": f"{redis.host}:{redis.port},db={redis.db}",
         }
     return {
-        "project": settings.project,
+        "project": settings.project_name,
         "provider": "local",
         "registry": registry,
         "offline_store": {"type": STORE_TYPE, "sources": source_bindings(settings)},

@@ -7,13 +7,14 @@ same. Nested values use ``__``: ``POTLUCK_POSTGRES__PORT=5433``.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "S3Settings",
     "Settings",
     "SourceOverride",
+    "deployment_key",
     "get_settings",
     "today_utc",
 ]
@@ -69,7 +71,7 @@ class S3Settings(BaseModel):
 class SourceOverride(BaseModel):
     """Rebinds one logical source to another connector kind, whatever the profile says.
 
-    ``POTLUCK_SOURCES__patient_demographics__KIND=postgres`` is enough: without
+    ``POTLUCK_SOURCES__<source>__KIND=postgres`` is enough: without
     ``options`` the profile fills in the kind's usual options (the PostgreSQL or
     S3 settings, or a path under the data folder for the embedded kinds).
     """
@@ -89,13 +91,18 @@ class Settings(BaseSettings):
     # Engine of `potluck engineer`; "auto": Spark on the services profile, pandas/DuckDB
     # on embedded (the demo needs no JVM). See potluck.engineering.engines.
     engineering_engine: Literal["auto", "pandas", "spark"] = "auto"
+    # The active deployment: a built-in name, "package.module:NAME" or a project folder.
+    deployment: str = "healthcare"
     home: Path = Field(
-        default=Path("potluck_home"), description="where data, registry and models live"
+        default=Path("potluck_home"),
+        description="where data, registry and models live; unset: potluck_home/<deployment>",
     )
-    project: str = "potluck_healthcare"
-    patients: int = 10_000
+    # Unset: derived from the deployment (project potluck_<name>, the deployment's model
+    # name and synthetic size), so switching deployments needs one variable.
+    project: str | None = None
+    size: int | None = Field(default=None, ge=1, description="synthetic entities to generate")
     seed: int = 42
-    model_name: str = "stroke_risk"
+    model_name: str | None = None
     postgres: PostgresSettings = PostgresSettings()
     redis: RedisSettings = RedisSettings()
     s3: S3Settings = S3Settings()
@@ -109,6 +116,19 @@ class Settings(BaseSettings):
     # POTLUCK_API_KEYS='{"dev-read":"read","dev-write":"read,write"}'. None set: every
     # authenticated endpoint answers 401.
     api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="after")
+    def _per_deployment_home(self) -> Settings:
+        # One home per deployment unless POTLUCK_HOME says otherwise: deployments never
+        # share data folders, run state or an online database by accident.
+        if "home" not in self.model_fields_set:
+            self.home = Path("potluck_home") / deployment_key(self.deployment)
+        return self
+
+    @property
+    def project_name(self) -> str:
+        """The Feast project: ``project`` or ``potluck_<deployment key>``."""
+        return self.project or f"potluck_{deployment_key(self.deployment)}"
 
     @property
     def data_dir(self) -> Path:
@@ -145,6 +165,12 @@ class Settings(BaseSettings):
     @property
     def mlflow_artifacts(self) -> Path:
         return self.home.resolve() / "mlartifacts"
+
+
+def deployment_key(choice: str) -> str:
+    """A folder- and identifier-safe key for a deployment choice (name, module or folder)."""
+    tail = choice.rstrip("/").replace(":", "/").split("/")[-1] or "deployment"
+    return re.sub(r"[^a-z0-9_]", "_", tail.lower())
 
 
 @lru_cache(maxsize=1)

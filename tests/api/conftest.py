@@ -45,7 +45,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
         home=home, profile="embedded", api_keys={READ_KEY: "read", WRITE_KEY: "read,write"}
     )
     as_of = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    data.seed(settings, patients=PATIENTS, seed=11, as_of=as_of)
+    data.seed(settings, size=PATIENTS, seed=11, as_of=as_of)
     repo = FeatureRepo(settings)
     repo.apply()
     data.engineer(settings)

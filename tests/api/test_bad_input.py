@@ -121,7 +121,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, list[str]]] = [
             "label": {**LABEL, "column": "hypertension"},
         },
         422,
-        ["contains the label 'hypertension'", "PII-tagged fields: insurance_id"],
+        ["contains the label 'hypertension'", "PII fields: insurance_id"],
     ),
     (
         "train-both-feature-sets",
@@ -167,10 +167,10 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, list[str]]] = [
         {
             "name": "m",
             "feature_service": V1,
-            "label": {**LABEL, "column": "no_label", "entity_key": "pid"},
+            "label": {**LABEL, "column": "no_label"},
         },
         422,
-        ["label column 'no_label'", "entity key column 'pid'"],
+        ["label column 'no_label'"],
     ),
     (
         "train-label-source",
@@ -178,7 +178,15 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, list[str]]] = [
         "/models",
         {"name": "m", "feature_service": V1, "label": {**LABEL, "source": "nowhere"}},
         422,
-        ["unknown source 'nowhere'"],
+        ["unknown label source 'nowhere'"],
+    ),
+    (
+        "train-label-key-from-the-request",
+        "POST",
+        "/models",
+        {"name": "m", "feature_service": V1, "label": {**LABEL, "entity_key": "first_name"}},
+        422,
+        ["body.label.entity_key", "Extra inputs are not permitted"],
     ),
     (
         "train-time-range",
@@ -336,12 +344,34 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, list[str]]] = [
         ["body.entities[0].event_timestamp"],
     ),
     (
+        "batch-entity-other-columns",
+        "POST",
+        "/predictions/batch",
+        {
+            "model": "stroke_api",
+            "entities": [{"first_name": "P1", "event_timestamp": "2025-01-01T00:00:00"}],
+        },
+        422,
+        ["entities[0]: give exactly patient_id, event_timestamp"],
+    ),
+    (
         "batch-source-columns",
         "POST",
         "/predictions/batch",
         {"model": "stroke_api", "source": {"source": "stroke_outcomes", "entity_key": "pid"}},
         422,
-        ["column 'pid' is not in source 'stroke_outcomes'"],
+        ["body.source.entity_key", "Extra inputs are not permitted"],
+    ),
+    (
+        "batch-source-pii-timestamp",
+        "POST",
+        "/predictions/batch",
+        {
+            "model": "stroke_api",
+            "source": {"source": "patient_demographics", "timestamp_field": "date_of_birth"},
+        },
+        422,
+        ["body.source.timestamp_field", "Extra inputs are not permitted"],
     ),
 ]
 

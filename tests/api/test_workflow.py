@@ -91,7 +91,11 @@ def test_register_train_promote_predict(client: TestClient, deployment: Deployme
     body = online.json()
     assert (body["model"], body["version"]) == ("vitals_lgbm", 1)
     rows = body["predictions"]
-    assert [r["status"] for r in rows] == ["ok", "ok", "unknown_entity"]
+    assert [r["status"] != "unknown_entity" for r in rows] == [True, True, False]
+    for row in rows[:2]:  # "partial" names exactly the features that came back null
+        nulls = sorted(k for k, v in row["features"].items() if v is None)
+        assert sorted(row["missing"] + row["expired"]) == nulls
+        assert row["status"] == ("partial" if nulls else "ok")
     assert rows[2]["prediction"] is None and rows[2]["features"] is None
     for row in rows[:2]:
         assert 0.0 <= row["probability"] <= 1.0
@@ -172,7 +176,6 @@ def test_regression_with_xgboost_and_raw_rows(client: TestClient) -> None:
     label = {
         "source": "clinical_measurements",
         "column": "avg_glucose_level",
-        "timestamp_field": "visit_date",
     }
     response = client.post(
         "/models",

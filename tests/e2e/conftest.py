@@ -50,7 +50,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
             "-m",
             "potluck.cli",
             "demo",
-            "--patients",
+            "--size",
             str(DEMO_PATIENTS),
             "--as-of",
             AS_OF,

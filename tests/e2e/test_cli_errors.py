@@ -27,9 +27,12 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ("args", "message"),
     [
         (("train",), "run `potluck training-set` first"),
-        (("engineer",), "run `potluck seed` first"),
+        (("engineer",), "potluck load clinical_measurements FILE"),
         (("seed", "--as-of", "yesterday-ish"), "--as-of must be an ISO date"),
-        (("train", "--framework", "keras"), "--framework must be sklearn or xgboost"),
+        (
+            ("train", "--framework", "keras"),
+            "--framework must be one of sklearn, xgboost, lightgbm",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

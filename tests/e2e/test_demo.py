@@ -13,8 +13,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("demo")]
 def test_summary_has_the_documented_keys(demo_run: DemoRun) -> None:
     summary = demo_run.summary
     for key in (
+        "deployment",
         "profile",
-        "patients",
+        "entities",
         "sources",
         "training_set",
         "model",
@@ -24,7 +25,8 @@ def test_summary_has_the_documented_keys(demo_run: DemoRun) -> None:
     ):
         assert key in summary, key
     assert summary["profile"] == "embedded"
-    assert summary["patients"] == DEMO_PATIENTS
+    assert summary["entities"] == DEMO_PATIENTS
+    assert (summary["deployment"], summary["entity_noun"]) == ("healthcare", "patients")
     assert set(summary["model"]) >= {"name", "version", "auc", "oracle_auc"}
     assert set(summary["training_set"]) == {"rows", "columns"}
     assert set(summary["timings_s"]) >= {
@@ -89,14 +91,16 @@ def test_online_predictions_for_known_patients(demo_run: DemoRun) -> None:
     summary = demo_run.summary
     assert summary["materialized_rows"] >= DEMO_PATIENTS
     sample = summary["online_sample"]
-    assert [row["patient_id"] for row in sample] == [f"P{i:08d}" for i in range(1, 6)]
+    assert len(sample) == 5 and len({row["entity"] for row in sample}) == 5
+    assert all(row["entity"].startswith("P") for row in sample)
     for row in sample:
-        assert 0.0 < row["stroke_probability"] < 1.0
+        assert 0.0 < row["prediction"] < 1.0
+        assert row["status"] in ("ok", "partial")
 
 
 def test_demo_prints_a_summary_table(demo_run: DemoRun) -> None:
-    assert "potluck demo - profile embedded" in demo_run.stdout
-    assert "test ROC AUC / oracle" in demo_run.stdout
+    assert "potluck demo - healthcare - profile embedded" in demo_run.stdout
+    assert "test roc_auc" in demo_run.stdout and "/ oracle" in demo_run.stdout
 
 
 def test_predict_reports_unknown_patients_per_row(demo_run: DemoRun) -> None:
@@ -107,8 +111,9 @@ def test_predict_reports_unknown_patients_per_row(demo_run: DemoRun) -> None:
     import json
 
     rows = json.loads((demo_run.home / "p.json").read_text())
-    assert rows[0]["status"] == "ok" and rows[0]["stroke_probability"] is not None
-    assert rows[1] == {**rows[1], "status": "unknown_entity", "stroke_probability": None}
+    assert rows[0]["status"] in ("ok", "partial") and rows[0]["prediction"] is not None
+    assert rows[0]["patient_id"] == "P00000001"
+    assert rows[1] == {**rows[1], "status": "unknown_entity", "prediction": None}
 
 
 def test_unknown_feature_service_is_a_clean_error(demo_run: DemoRun) -> None:

@@ -75,7 +75,7 @@ def build(settings: Settings, service: str = "stroke_risk_full") -> tuple[Featur
     """seed -> apply -> engineer -> training set, as the CLI runs them."""
     from potluck.workflows import data, modeling
 
-    data.seed(settings, patients=PATIENTS, seed=SEED, as_of=AS_OF)
+    data.seed(settings, size=PATIENTS, seed=SEED, as_of=AS_OF)
     repo = FeatureRepo(settings)
     repo.apply()
     data.engineer(settings)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from potluck.devservices import Server
-from potluck.engineering.pipeline import compute, snapshot_times
+from potluck.domains.healthcare.deployment import engineer as compute
+from potluck.domains.healthcare.deployment import snapshots as snapshot_times
 from potluck.profiles import ENGINEERED_SOURCES, LOGICAL_SOURCES, source_bindings
 from potluck.settings import SourceOverride
 from potluck.workflows import data
@@ -29,7 +30,7 @@ def test_engineer_on_services_runs_spark_and_writes_the_pandas_values_to_s3(
         },
     )
     assert settings.engineering_engine == "auto"
-    data.seed(settings, patients=150, seed=SEED, as_of=AS_OF)
+    data.seed(settings, size=150, seed=SEED, as_of=AS_OF)
 
     run = data.engineer_features(settings)
 

@@ -19,6 +19,7 @@ from potluck.cli import (  # noqa: F401 - registers commands
     api,
     deployment,
     online,
+    project,
     push,
     quality,
     services,

@@ -17,9 +17,10 @@ from potluck.settings import Settings, today_utc
 
 __all__ = [
     "AsOf",
+    "DeploymentOption",
     "JsonOut",
-    "Patients",
     "Seed",
+    "Size",
     "app",
     "as_of_option",
     "console",
@@ -28,6 +29,7 @@ __all__ = [
     "kv_table",
     "load_settings",
     "new_progress",
+    "use_deployment",
 ]
 
 app = typer.Typer(
@@ -41,10 +43,20 @@ err = Console(stderr=True)
 JsonOut = Annotated[
     Path | None, typer.Option("--json-out", help="Also write the result as JSON here.")
 ]
-Patients = Annotated[
-    int | None, typer.Option("--patients", "-n", help="Synthetic patients (default: settings).")
+Size = Annotated[
+    int | None,
+    typer.Option("--size", "-n", help="Synthetic entities (default: the deployment's size)."),
 ]
 Seed = Annotated[int | None, typer.Option("--seed", help="Random seed (default: settings).")]
+DeploymentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--deployment",
+        "-d",
+        help="Deployment: built-in name, package.module:NAME or project folder "
+        "(default: POTLUCK_DEPLOYMENT).",
+    ),
+]
 AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Anchor date of the data, ISO (default: today UTC).")
 ]
@@ -63,6 +75,14 @@ def load_settings() -> Settings:
             for e in exc.errors()
         ]
         raise ConfigurationError("invalid settings: " + "; ".join(problems)) from None
+
+
+def use_deployment(choice: str | None) -> None:
+    """``--deployment`` given: it wins over ``POTLUCK_DEPLOYMENT`` for this command."""
+    if choice:
+        import os
+
+        os.environ["POTLUCK_DEPLOYMENT"] = choice
 
 
 def new_progress() -> Progress:

@@ -124,17 +124,33 @@ def materialize(
 
 @app.command()
 def online(
-    patient_ids: Annotated[list[str], typer.Argument(help="Patient ids, e.g. P00000001.")],
-    service: Annotated[str, typer.Option(help="Feature service.")] = "stroke_risk_v1",
+    entity_ids: Annotated[
+        list[str], typer.Argument(help="Entity ids (k1=v1,k2=v2 for a composite key).")
+    ],
+    service: Annotated[
+        str | None, typer.Option(help="Feature service (default: the model's).")
+    ] = None,
+    entity: Annotated[
+        str | None, typer.Option(help="Entity (default: the label's entity).")
+    ] = None,
     json_out: JsonOut = None,
 ) -> None:
-    """Read online features for patients."""
+    """Read online features for entities; unknown entities are said so (exit 1 if none known)."""
+    from potluck.deployment import active_deployment
     from potluck.features.repo import FeatureRepo
-    from potluck.online.reads import online_features
+    from potluck.online.reads import entity_columns, online_features
 
-    rows = online_features(FeatureRepo(load_settings()), service, patient_ids)
-    for row in rows:
-        console.print(
-            kv_table(row["patient_id"], {k: v for k, v in row.items() if k != "patient_id"})
-        )
+    settings = load_settings()
+    deployment = active_deployment(settings)
+    spec = deployment.entity(entity) if entity else deployment.primary_entity
+    keys = entity_columns(spec, entity_ids)
+    rows = online_features(FeatureRepo(settings), service or deployment.model.feature_service, keys)
+    for raw, row in zip(entity_ids, rows, strict=True):
+        if row["_status"] == "unknown_entity":
+            err.print(f"[yellow]{spec.name} {raw!r} is unknown to the online store[/yellow]")
+            continue
+        shown = {k: v for k, v in row.items() if k not in keys}
+        console.print(kv_table(f"{spec.name} {raw}", shown))
     emit(rows, json_out)
+    if all(r["_status"] == "unknown_entity" for r in rows):
+        raise typer.Exit(1)

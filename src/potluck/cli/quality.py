@@ -168,10 +168,14 @@ def drift(
     json_out: JsonOut = None,
 ) -> None:
     """PSI/KS (numeric) and chi-square/PSI (categorical) per feature, with plots."""
+    from potluck.deployment import active_deployment
     from potluck.quality.drift import current_from_window
     from potluck.quality.drift import drift as run
 
     ref = _read_parquet(reference, "reference")
+    deployment = active_deployment(load_settings())
+    skip = [k for e in deployment.entities for k in e.key_names]
+    skip += sorted(deployment.label_columns)
     with console.status("measuring drift"):
         if Path(current).exists():
             cur = _read_parquet(Path(current), "current data")
@@ -179,7 +183,7 @@ def drift(
         else:
             cur = current_from_window(_repo(), ref, current, service=service)
             source = f"window {current}"
-        report = run(ref, cur, psi_threshold=psi_threshold, ks_threshold=ks_threshold)
+        report = run(ref, cur, skip=skip, psi_threshold=psi_threshold, ks_threshold=ks_threshold)
     report.summary.update(reference=str(reference), current=source)
     _finish(report, json_out, html=True)
 

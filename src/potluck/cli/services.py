@@ -6,8 +6,8 @@ PostgreSQL 15 (initdb into ``{services_dir}/postgres``), Redis and an S3 endpoin
 ``POTLUCK_S3__ENDPOINT_URL``). ``up`` also creates MLflow's database and the
 bucket, then writes ``{services_dir}/env``: the exports that select the services
 profile against these servers (``source .services/env``). MongoDB and SQL Server
-cannot be started here, so that file rebinds patient_demographics and
-hospital_administration to PostgreSQL (``POTLUCK_SOURCES__...__KIND``).
+cannot be started here, so that file rebinds the active deployment's sources bound
+to them to PostgreSQL (``POTLUCK_SOURCES__...__KIND``).
 """
 
 from __future__ import annotations
@@ -30,8 +30,20 @@ __all__ = ["env_lines", "services_app"]
 services_app = typer.Typer(help="Start/stop the local real servers of the services profile.")
 app.add_typer(services_app, name="services")
 
-# Logical sources whose own servers (MongoDB, SQL Server) `services up` cannot start.
-FALLBACKS = {"patient_demographics": "postgres", "hospital_administration": "postgres"}
+# Server kinds `services up` cannot start here; their sources are rebound to PostgreSQL.
+UNSTARTABLE = ("mongodb", "mssql")
+
+
+def fallbacks(settings: Settings) -> dict[str, str]:
+    """source -> kind for the active deployment's sources bound to an unstartable server."""
+    from potluck.deployment import active_deployment
+
+    sources = active_deployment(settings).sources
+    return {
+        name: "postgres"
+        for name, spec in sources.items()
+        if spec.binding("services").kind in UNSTARTABLE
+    }
 
 
 def _endpoints(settings: Settings) -> dict[str, tuple[str, int]]:
@@ -83,7 +95,7 @@ def env_lines(settings: Settings) -> list[str]:
         "POTLUCK_S3__ENDPOINT_URL": s3.endpoint_url,
         "POTLUCK_S3__BUCKET": s3.bucket,
     }
-    for source, kind in FALLBACKS.items():
+    for source, kind in fallbacks(settings).items():
         if source not in settings.sources:  # the user's own rebinding wins
             values[f"POTLUCK_SOURCES__{source.upper()}__KIND"] = kind
     return [f"export {name}={value}" for name, value in values.items()]

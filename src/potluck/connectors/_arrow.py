@@ -15,13 +15,15 @@ import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from potluck.connectors.base import ReadRequest
 from potluck.errors import PotluckError, RequestError, SourceError
+
+if TYPE_CHECKING:
+    from potluck.connectors.base import ReadRequest
 
 __all__ = [
     "TS",

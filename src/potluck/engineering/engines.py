@@ -1,7 +1,7 @@
 """Which engine computes the engineered features, and running it.
 
 Two engines share one set of feature definitions
-(:func:`potluck.engineering.pipeline.features`): pandas/DuckDB on one machine
+(:func:`potluck.engineering.pipeline.features` over the deployment's functions): pandas/DuckDB on one machine
 (:mod:`.pipeline`) and Spark (:mod:`.spark_engine`), parity-tested value for value.
 ``settings.engineering_engine`` picks one; ``"auto"`` picks Spark on the services
 profile -- there the engineered views are a Spark job's output -- and pandas/DuckDB
@@ -11,11 +11,14 @@ on the embedded profile, so the demo never starts a JVM.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import pyarrow as pa
 
 from potluck.errors import ConfigurationError, DriverMissingError, PotluckError, SourceError
+
+if TYPE_CHECKING:
+    from potluck.deployment import EngineeringSpec
 
 __all__ = ["ENGINES", "Engine", "compute_with", "resolve_engine"]
 
@@ -38,17 +41,26 @@ def resolve_engine(choice: str, profile: str) -> Engine:
 
 
 def compute_with(
-    engine: Engine, tables: Mapping[str, pa.Table], snapshots: pa.Table
+    engine: Engine,
+    spec: EngineeringSpec,
+    keys: Mapping[str, pa.DataType],
+    tables: Mapping[str, pa.Table],
+    snapshots: pa.Table,
 ) -> dict[str, pa.Table]:
     """The engineered tables computed by ``engine`` (same contract for both engines)."""
     if engine == "pandas":
         from potluck.engineering.pipeline import compute
 
-        return compute(tables, snapshots)
-    return _spark_compute(tables, snapshots)
+        return compute(spec, keys, tables, snapshots)
+    return _spark_compute(spec, keys, tables, snapshots)
 
 
-def _spark_compute(tables: Mapping[str, pa.Table], snapshots: pa.Table) -> dict[str, pa.Table]:
+def _spark_compute(
+    spec: EngineeringSpec,
+    keys: Mapping[str, pa.DataType],
+    tables: Mapping[str, pa.Table],
+    snapshots: pa.Table,
+) -> dict[str, pa.Table]:
     from potluck.connectors.spark.session import import_pyspark, spark_errors
 
     try:
@@ -66,7 +78,7 @@ def _spark_compute(tables: Mapping[str, pa.Table], snapshots: pa.Table) -> dict[
     failures: tuple[type[Exception], ...] = (*spark_errors(), pa.ArrowException)
     try:
         # The process-wide session: POTLUCK_SPARK__MASTER etc. (SparkSessionConfig).
-        return spark_engine.compute(tables, snapshots)
+        return spark_engine.compute(spec, keys, tables, snapshots)
     except PotluckError:
         raise
     except failures as exc:

@@ -3,22 +3,22 @@ pure functions as the pandas/DuckDB engine.
 
 :func:`compute` has the contract of :func:`potluck.engineering.pipeline.compute` (same
 inputs, same output tables, same values) and scales out: the as-of joins are
-window functions over ``(patient, time)`` partitions instead of one DuckDB
+window functions over ``(key, time)`` partitions instead of one DuckDB
 process, and the feature formulas run inside Spark's Python workers
 (``mapInArrow``) by calling :func:`potluck.engineering.pipeline.features` -- one
 definition of every feature, two engines, and a parity test that they agree.
 
 As-of join without a range join: the source rows and the snapshot rows of a
-patient are unioned, ordered by (time, source rows first, table order) and each
+key are unioned, ordered by (time, source rows first, table order) and each
 snapshot takes ``last(row, ignorenulls)`` over everything before it -- the latest
 row at or before its time, ties going to the row last in its table, exactly the
-pandas engine's rule. The latest stroke at or before t (with its assessment also
-at or before t) is a running ``max`` ordered by ``greatest(assessment, stroke)``.
+pandas engine's rule. Each ``MaxAtOrBefore`` (the greatest value <= t among rows recorded <= t) is a
+running ``max`` ordered by ``greatest(recorded, value)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,11 +26,11 @@ import pandas as pd
 import pyarrow as pa
 
 from potluck.connectors.spark.session import spark_session
-from potluck.domains.healthcare.schema import ENGINEERED_SCHEMAS, JOIN_KEY
-from potluck.engineering.pipeline import INPUTS, SNAPSHOT_SCHEMA, features
+from potluck.deployment import EngineeringSpec, MaxAtOrBefore
+from potluck.engineering.pipeline import TIME, features, snapshot_schema
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = ["compute"]
 
@@ -38,46 +38,63 @@ ROW = "_row"
 _SEP = "__"  # output column = f"{view}{_SEP}{feature}" inside Spark, split again on the driver
 
 
-def _output_fields() -> list[pa.Field]:
+def _output_fields(spec: EngineeringSpec) -> list[pa.Field]:
     fields = [pa.field(ROW, pa.int64())]
-    for view, schema in ENGINEERED_SCHEMAS.items():
+    for view, schema in spec.outputs.items():
         fields += [pa.field(f"{view}{_SEP}{f.name}", f.type) for f in schema]
     return fields
 
 
-def _features_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _features_batches(
+    spec: EngineeringSpec, keys: list[str]
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """Runs in Spark's Python workers: the shared feature functions on each Arrow batch."""
-    schema = pa.schema(_output_fields())
-    for batch in batches:
-        frame = batch.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-        tables = features(frame)
-        columns = [pa.array(frame[ROW].to_numpy(dtype=np.int64))]
-        for view in ENGINEERED_SCHEMAS:
-            columns += [c.combine_chunks() for c in tables[view].columns]
-        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        schema = pa.schema(_output_fields(spec))
+        for batch in batches:
+            frame = batch.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+            tables = features(spec, keys, frame)
+            columns = [pa.array(frame[ROW].to_numpy(dtype=np.int64))]
+            for view in spec.outputs:
+                columns += [c.combine_chunks() for c in tables[view].columns]
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return run
 
 
 def _spark_frame(spark: SparkSession, table: pa.Table) -> DataFrame:
     return spark.createDataFrame(table)
 
 
-def _as_of(snaps: DataFrame, source: DataFrame, ts: str, columns: list[str]) -> DataFrame:
-    """(_row, *columns): each snapshot's latest source row at or before its time."""
+def _key(keys: list[str]) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.col(keys[0]) if len(keys) == 1 else F.struct(*[F.col(k) for k in keys])
+
+
+def _as_of(
+    snaps: DataFrame, source: DataFrame, keys: list[str], ts: str, columns: dict[str, str]
+) -> DataFrame:
+    """(_row, *nodes): each snapshot's latest source row at or before its time."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    rows = source.where(F.col(ts).isNotNull() & F.col(JOIN_KEY).isNotNull()).select(
-        F.col(JOIN_KEY).alias("k"),
+    valid = F.col(ts).isNotNull()
+    for k in keys:
+        valid = valid & F.col(k).isNotNull()
+    rows = source.where(valid).select(
+        _key(keys).alias("k"),
         F.col(ts).alias("t"),
         F.lit(0).alias("kind"),
         F.col("_src").alias("ord"),
-        F.struct(*[F.col(c) for c in columns]).alias("v"),
+        F.struct(*[F.col(c).alias(node) for c, node in columns.items()]).alias("v"),
         F.lit(None).cast("long").alias(ROW),
     )
     empty = F.lit(None).cast(rows.schema["v"].dataType)
     probes = snaps.select(
-        F.col(JOIN_KEY).alias("k"),
-        F.col("event_timestamp").alias("t"),
+        _key(keys).alias("k"),
+        F.col(TIME).alias("t"),
         F.lit(1).alias("kind"),
         F.col(ROW).alias("ord"),
         empty.alias("v"),
@@ -89,30 +106,33 @@ def _as_of(snaps: DataFrame, source: DataFrame, ts: str, columns: list[str]) -> 
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
     latest = rows.unionByName(probes).withColumn("v", F.last("v", ignorenulls=True).over(before))
-    return latest.where(F.col("kind") == 1).select(ROW, *[F.col(f"v.{c}") for c in columns])
+    return latest.where(F.col("kind") == 1).select(
+        ROW, *[F.col(f"v.{node}") for node in columns.values()]
+    )
 
 
-def _last_stroke(snaps: DataFrame, outcomes: DataFrame) -> DataFrame:
-    """(_row, last_stroke_date): the greatest stroke_date <= t among rows assessed <= t."""
+def _running_max(
+    snaps: DataFrame, source: DataFrame, keys: list[str], rm: MaxAtOrBefore
+) -> DataFrame:
+    """(_row, output): the greatest ``column`` <= t among rows recorded <= t."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    strokes = outcomes.where(
-        F.col(JOIN_KEY).isNotNull()
-        & F.col("event_timestamp").isNotNull()
-        & F.col("stroke_date").isNotNull()
-    ).select(
-        F.col(JOIN_KEY).alias("k"),
-        F.greatest("event_timestamp", "stroke_date").alias("t"),
+    valid = F.col(rm.timestamp).isNotNull() & F.col(rm.column).isNotNull()
+    for k in keys:
+        valid = valid & F.col(k).isNotNull()
+    values = source.where(valid).select(
+        _key(keys).alias("k"),
+        F.greatest(rm.timestamp, rm.column).alias("t"),
         F.lit(0).alias("kind"),
-        F.col("stroke_date").alias("sd"),
+        F.col(rm.column).alias("sd"),
         F.lit(None).cast("long").alias(ROW),
     )
     probes = snaps.select(
-        F.col(JOIN_KEY).alias("k"),
-        F.col("event_timestamp").alias("t"),
+        _key(keys).alias("k"),
+        F.col(TIME).alias("t"),
         F.lit(1).alias("kind"),
-        F.lit(None).cast(strokes.schema["sd"].dataType).alias("sd"),
+        F.lit(None).cast(values.schema["sd"].dataType).alias("sd"),
         F.col(ROW),
     )
     before = (
@@ -120,8 +140,8 @@ def _last_stroke(snaps: DataFrame, outcomes: DataFrame) -> DataFrame:
         .orderBy("t", "kind")
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
-    running = strokes.unionByName(probes).withColumn("sd", F.max("sd").over(before))
-    return running.where(F.col("kind") == 1).select(ROW, F.col("sd").alias("last_stroke_date"))
+    running = values.unionByName(probes).withColumn("sd", F.max("sd").over(before))
+    return running.where(F.col("kind") == 1).select(ROW, F.col("sd").alias(rm.output))
 
 
 def _indexed(table: pa.Table, name: str) -> pa.Table:
@@ -129,26 +149,36 @@ def _indexed(table: pa.Table, name: str) -> pa.Table:
 
 
 def compute(
-    tables: Mapping[str, pa.Table], snapshots: pa.Table, spark: SparkSession | None = None
+    spec: EngineeringSpec,
+    keys: Mapping[str, pa.DataType],
+    tables: Mapping[str, pa.Table],
+    snapshots: pa.Table,
+    spark: SparkSession | None = None,
 ) -> dict[str, pa.Table]:
-    """``computed_risk_metrics`` and ``hospitalization_metrics`` computed on Spark: the same
-    tables, row for row and value for value, as the pandas engine's ``compute``."""
+    """The engineered views of ``spec`` computed on Spark: the same tables, row for row and
+    value for value, as the pandas engine's ``compute``."""
     spark = spark or spark_session()
-    snaps_arrow = _indexed(snapshots.select(list(SNAPSHOT_SCHEMA.names)).cast(SNAPSHOT_SCHEMA), ROW)
+    names = list(keys)
+    schema_in = snapshot_schema(keys)
+    snaps_arrow = _indexed(snapshots.select(schema_in.names).cast(schema_in), ROW)
     snaps = _spark_frame(spark, snaps_arrow)
     joined = snaps
-    for source, (ts, columns) in INPUTS.items():
-        table = tables[source].select(list(dict.fromkeys([JOIN_KEY, ts, *columns])))
+    for source, spec_in in spec.inputs.items():
+        ts = spec_in.timestamp
+        table = tables[source].select(list(dict.fromkeys([*names, ts, *spec_in.columns])))
         frame = _spark_frame(spark, _indexed(table, "_src"))
-        joined = joined.join(_as_of(snaps, frame, ts, columns), on=ROW, how="left")
-    outcomes = tables["stroke_outcomes"].select([JOIN_KEY, "event_timestamp", "stroke_date"])
-    joined = joined.join(_last_stroke(snaps, _spark_frame(spark, outcomes)), on=ROW, how="left")
-    schema = pa.schema(_output_fields())
+        nodes = dict(spec_in.columns)
+        joined = joined.join(_as_of(snaps, frame, names, ts, nodes), on=ROW, how="left")
+    for rm in spec.running_max:
+        table = tables[rm.source].select([*names, rm.timestamp, rm.column])
+        frame = _spark_frame(spark, table)
+        joined = joined.join(_running_max(snaps, frame, names, rm), on=ROW, how="left")
+    schema = pa.schema(_output_fields(spec))
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    result = joined.mapInArrow(_features_batches, from_arrow_schema(schema)).toArrow()
+    result = joined.mapInArrow(_features_batches(spec, names), from_arrow_schema(schema)).toArrow()
     result = result.cast(schema).sort_by(ROW)
-    return {view: _split(result, view, out) for view, out in ENGINEERED_SCHEMAS.items()}
+    return {view: _split(result, view, out) for view, out in spec.outputs.items()}
 
 
 def _split(result: pa.Table, view: str, schema: pa.Schema) -> pa.Table:

@@ -51,11 +51,11 @@ class FeatureRepo:
         return FeatureStore(config=self.config)
 
     def apply(self, objects: Sequence[Any] | None = None) -> dict[str, int]:
-        """Register the deployment's objects; returns counts per kind."""
+        """Register the active deployment's objects (or ``objects``); returns counts per kind."""
         if objects is None:
-            from potluck.domains.healthcare.features import OBJECTS
+            from potluck.deployment import active_deployment
 
-            objects = OBJECTS
+            objects = active_deployment(self.settings).objects()
         self._prepare_online_store(objects)
         self.store.apply(list(objects))
         self.store.refresh_registry()

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from potluck.deployment import default_model_name
 from potluck.errors import NotFoundError, RequestError
 from potluck.settings import Settings
 
@@ -127,7 +128,7 @@ def log_and_register(
     label: str = "",
     lineage: dict[str, str] | None = None,
 ) -> ModelVersionInfo:
-    name = check_name(name or settings.model_name)
+    name = check_name(name or default_model_name(settings))
     mlflow = configure_mlflow(settings)
 
     with mlflow.start_run() as run:
@@ -194,7 +195,7 @@ def load_model(
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
-    name = check_name(name or settings.model_name)
+    name = check_name(name or default_model_name(settings))
     try:
         if version is None:
             versions = client.search_model_versions(f"name='{name}'")

@@ -84,6 +84,49 @@ def split_by_time(
     return order[:cut], order[cut:]
 
 
+SPLITS = ("time", "random", "stratified")
+
+
+def split_rows(
+    frame: pd.DataFrame,
+    *,
+    split: str,
+    time_column: str,
+    test_fraction: float,
+    seed: int = 0,
+    label: str | None = None,
+) -> tuple[pd.Index, pd.Index]:
+    """Train and test rows: ``time`` (the latest rows test; the default, no look-ahead),
+    ``random`` (seeded shuffle) or ``stratified`` (seeded, each class in proportion)."""
+    if split == "time":
+        return split_by_time(frame, time_column, test_fraction)
+    if split not in SPLITS:
+        raise ModelError(f"unknown split '{split}' (one of {', '.join(SPLITS)})")
+    rng = np.random.default_rng(seed)
+    if split == "random" or label is None:
+        order = frame.index[rng.permutation(len(frame))]
+        cut = int(len(order) * (1 - test_fraction))
+        return order[:cut], order[cut:]
+    train: list[pd.Index] = []
+    test: list[pd.Index] = []
+    for _, group in frame.groupby(label, sort=True):
+        order = group.index[rng.permutation(len(group))]
+        n_test = max(1, round(len(order) * test_fraction)) if len(order) > 1 else 0
+        test.append(order[:n_test])
+        train.append(order[n_test:])
+    return train[0].append(train[1:]), test[0].append(test[1:])
+
+
+def tied_times(frame: pd.DataFrame, time_column: str) -> int:
+    """Rows sharing their timestamp with another row (a time split cuts between equals)."""
+    return int(frame[time_column].duplicated(keep=False).sum())
+
+
+def _class_counts(y: pd.Series, index: pd.Index) -> str:
+    counts = y.loc[index].value_counts().sort_index()
+    return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "no rows"
+
+
 def _estimator(
     framework: Framework, model_type: ModelType, is_categorical: list[bool], hp: Hyperparameters
 ) -> Any:
@@ -182,8 +225,11 @@ def train_estimator(
     model_type: ModelType = "classification",
     test_fraction: float = 0.25,
     hyperparameters: Hyperparameters | None = None,
+    split: str = "time",
+    seed: int = 0,
 ) -> TrainResult:
-    """Fit on the earliest rows, evaluate on the latest; metrics on the test split."""
+    """Fit on the train split, evaluate on the test split (``split_rows``); metrics on the
+    test split. Features that are null in every row are dropped (``params`` names them)."""
     hp = hyperparameters or Hyperparameters()
     if framework not in FRAMEWORKS:
         raise ModelError(f"unknown framework '{framework}' (one of {', '.join(FRAMEWORKS)})")
@@ -203,19 +249,36 @@ def train_estimator(
         kind = "integer classes" if classify else "numbers"
         raise ModelError(f"label '{label}' must hold {kind}") from None
     if classify and y.nunique() < 2:
-        raise ModelError(f"label '{label}' has a single class in the training set")
+        raise ModelError(
+            f"label '{label}' has a single class in the training set ({_class_counts(y, y.index)})"
+        )
     if classify and not set(y.unique()) <= {0, 1}:
         raise ModelError(f"label '{label}' must be binary (0/1) for classification")
+    empty = [f for f in features if f not in frame.columns or frame[f].isna().all()]
+    features = [f for f in features if f not in empty]
+    if not features:
+        raise ModelError(f"every feature is null in every row: {', '.join(empty)}")
     categorical = _categorical(frame, features)
     ordered = categorical + [f for f in features if f not in categorical]
     x = to_model_frame(frame, ordered, categorical)
-    train_idx, test_idx = split_by_time(frame, time_column, test_fraction)
+    train_idx, test_idx = split_rows(
+        frame.assign(**{label: y}),
+        split=split,
+        time_column=time_column,
+        test_fraction=test_fraction,
+        seed=seed,
+        label=label if classify else None,
+    )
     if len(train_idx) < 10 or len(test_idx) < 2:
         raise ModelError(
             f"too few labelled rows to train and test ({len(train_idx)} train, {len(test_idx)} test)"
         )
     if classify and (y.loc[test_idx].nunique() < 2 or y.loc[train_idx].nunique() < 2):
-        raise ModelError("train or test split has a single class; use more rows")
+        raise ModelError(
+            f"the {split} split leaves a single class on one side (train: "
+            f"{_class_counts(y, train_idx)}; test: {_class_counts(y, test_idx)}); "
+            "use more rows or --split stratified"
+        )
     pipeline = _pipeline(framework, model_type, ordered, categorical, hp)
     pipeline.fit(x.loc[train_idx], y.loc[train_idx])
     truth = y.loc[test_idx].to_numpy()
@@ -243,6 +306,10 @@ def train_estimator(
             "max_depth": hp.max_depth,
             "learning_rate": hp.learning_rate,
             "seed": hp.seed,
+            "split": split,
+            "split_seed": seed,
+            "tied_timestamps": tied_times(frame, time_column),
+            "dropped_all_null": ",".join(empty),
         },
     )
 

@@ -87,6 +87,7 @@ class ReadPlan:
     resolved: ResolvedFeatures
     reader: OnlineReader
     join_key: str
+    join_key_type: ValueType
     views: list[tuple[ViewLayout, list[str]]]  # per view: the features to read
     outputs: list[str]  # output feature names, in request order
     # output name -> (view index, decoder) for view features
@@ -166,8 +167,8 @@ def _build(
                 if f.name not in wanted[projection.name]:
                     wanted[projection.name].append(f.name)
     keys = {c.name: c.dtype.to_value_type() for v in wanted for c in views[v].entity_columns}
-    if len(keys) != 1 or next(iter(keys.values())) != ValueType.STRING:
-        return None
+    if len(keys) != 1 or next(iter(keys.values())) not in (ValueType.STRING, ValueType.INT64):
+        return None  # composite keys and other key types: Feast's own path
     layouts = [(layout_of(repo.config, views[v]), names) for v, names in wanted.items()]
     sources: dict[str, tuple[int, Decoder]] = {}
     hidden: dict[str, tuple[int, Decoder]] = {}
@@ -189,6 +190,7 @@ def _build(
         resolved=resolved,
         reader=reader,
         join_key=next(iter(keys)),
+        join_key_type=next(iter(keys.values())),
         views=layouts,
         outputs=outputs,
         sources=sources,

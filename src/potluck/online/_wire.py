@@ -35,6 +35,7 @@ __all__ = [
     "encode_timestamps",
     "encode_values",
     "epoch_micros",
+    "int_entity_keys",
     "string_entity_keys",
     "value_texts",
 ]
@@ -288,6 +289,13 @@ def _string_key_prefix(join_key: str) -> bytes:
         + name
         + struct.pack("<I", ProtoValueType.STRING)
     )
+
+
+def int_entity_keys(join_key: str, values: Sequence[int]) -> list[bytes]:
+    """v3 entity keys of one INT64 join key (the read path, a handful of values)."""
+    array = pa.array(list(values), pa.int64())
+    encoded = encode_entity_keys({join_key: array}, {join_key: ValueType.INT64})
+    return [value.as_py() for value in encoded]
 
 
 def string_entity_keys(join_key: str, values: Sequence[str]) -> list[bytes]:

@@ -1,22 +1,30 @@
-"""Online reads: PII-free, TTL-honest, unknown entities reported per row -- and fast.
+"""Online reads: PII-free, TTL-honest, unknown entities and stale values reported per row
+-- and fast.
 
 Feast's online stores return the latest materialized value however old it is,
 while its offline retrieval nulls values older than the view's TTL. potluck
 applies the same TTL rule online (relative to the read time), so a model sees
 the same feature semantics in training and in serving.
 
+Entities are given as columns, one per join key (``{"customer_id": [...]}`` or a
+composite ``{"user_id": [...], "item_id": [...]}``); :func:`entity_columns` turns a
+list of ids into that form for an entity of the deployment. Each output row
+carries ``_found`` (any view had a row), ``_missing`` (features with no value),
+``_expired`` (features nulled by their view's TTL) and ``_status``: ``ok``,
+``partial`` (some missing or expired) or ``unknown_entity``.
+
 The values are Feast's (``get_online_features``), read faster: the feature
 service is resolved once and cached (``_plan``); every view of a batch of
-entities is read in one round trip per store (one pipelined HMGET per entity
-on Redis, one ``UNION ALL`` statement on SQLite); values are decoded without a
+entities is read in one round trip per store; values are decoded without a
 protobuf object per value where possible; on-demand features run through a
-verified plain-Python kernel or Feast's own transformation. Reads the fast
-path does not cover go through Feast's ``get_online_features`` unchanged.
+verified plain-Python kernel or Feast's own transformation. Reads the fast path
+does not cover (composite keys, renamed projections) go through Feast's
+``get_online_features`` unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,47 +33,116 @@ from potluck.errors import RequestError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from potluck.deployment import EntitySpec
     from potluck.features.repo import FeatureRepo
     from potluck.online._plan import ReadPlan
 
-__all__ = ["online_features", "online_features_arrow"]
+__all__ = ["FOUND", "STATUS", "entity_columns", "online_features", "online_features_arrow"]
 
 _TS = "__ts"  # Feast's suffix for event timestamps in OnlineResponse.to_dict
 FOUND = "_found"
+MISSING = "_missing"
+EXPIRED = "_expired"
+STATUS = "_status"
+Entities = Mapping[str, Sequence[Any]]
+# Columns per join key, or plain ids of the features' single join key.
+EntityArg = Entities | Sequence[Any]
 
 
-def _check(patient_ids: Sequence[str]) -> None:
-    if not patient_ids:
-        raise RequestError("no patient ids given")
-    bad = [p for p in patient_ids if not isinstance(p, str) or not p]
-    if bad:
-        raise RequestError(f"patient ids must be non-empty strings: {bad[:5]}")
+def entity_columns(entity: EntitySpec, ids: Sequence[Any]) -> dict[str, list[Any]]:
+    """``ids`` of ``entity`` as join-key columns, typed by the entity's declaration.
+
+    A single-key entity takes plain ids (``"42"`` becomes 42 for an integer key); a
+    composite key takes ``"k1=v1,k2=v2"`` strings or mappings.
+    """
+    import pyarrow as pa
+
+    if not ids:
+        raise RequestError(f"no {entity.name} ids given")
+    names = entity.key_names
+    columns: dict[str, list[Any]] = {k: [] for k in names}
+    for raw in ids:
+        if len(names) == 1 and not isinstance(raw, Mapping):
+            parts = {names[0]: raw}
+        elif isinstance(raw, Mapping):
+            parts = dict(raw)
+        else:
+            pairs = [p.split("=", 1) for p in str(raw).split(",")]
+            parts = {p[0].strip(): p[1].strip() for p in pairs if len(p) == 2}
+        if set(parts) != set(names):
+            raise RequestError(
+                f"{entity.name} id {raw!r} must give exactly the keys {', '.join(names)}"
+            )
+        for key in names:
+            value = parts[key]
+            if pa.types.is_integer(entity.join_keys[key]):
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise RequestError(
+                        f"{entity.name} key '{key}' is an integer; got {value!r}"
+                    ) from None
+            elif not isinstance(value, str) or not value:
+                raise RequestError(f"{entity.name} key '{key}' must be a non-empty string")
+            columns[key].append(value)
+    return columns
+
+
+def _as_columns(repo: FeatureRepo, features: str | Sequence[str], entities: EntityArg) -> Entities:
+    if isinstance(entities, Mapping):
+        return entities
+    if isinstance(entities, str | bytes):
+        raise RequestError("entity ids must be a list")
+    keys = sorted(repo.resolve(features).join_keys)
+    if len(keys) != 1:
+        raise RequestError(
+            f"these features are keyed by {', '.join(keys) or 'no key'}: give entity key columns"
+        )
+    return {keys[0]: list(entities)}
+
+
+def _check(entities: Entities) -> int:
+    if not entities:
+        raise RequestError("no entity keys given")
+    lengths = {len(v) for v in entities.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise RequestError("entity key columns must be non-empty and of equal length")
+    for name, values in entities.items():
+        bad = [v for v in values if v is None or (isinstance(v, str) and not v)]
+        if bad:
+            raise RequestError(f"entity key '{name}' has empty values")
+    return lengths.pop()
 
 
 def _columns(
-    repo: FeatureRepo,
-    features: str | Sequence[str],
-    patient_ids: Sequence[str],
-    now: datetime | None,
-) -> tuple[list[str], dict[str, list[Any]], list[bool], ReadPlan | None]:
-    """(output names, output columns, found flags, plan) for the requested rows."""
+    repo: FeatureRepo, features: str | Sequence[str], entities: Entities, now: datetime | None
+) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], ReadPlan | None]:
+    """(output names, output columns, found flags, expired rows per feature, plan)."""
     from potluck.online._plan import plan_for
 
-    _check(patient_ids)
+    if not entities:
+        raise RequestError("no entity ids given")
+    _check(entities)
     plan = plan_for(repo, features)
     read_at = (now or datetime.now(UTC)).timestamp()
-    if plan is None:
-        return _feast_columns(repo, features, patient_ids, read_at)
-    return _fast_columns(plan, patient_ids, read_at)
+    if plan is not None and set(entities) == {plan.join_key}:
+        return _fast_columns(plan, entities[plan.join_key], read_at)
+    return _feast_columns(repo, features, entities, read_at)
 
 
 def _fast_columns(
-    plan: ReadPlan, patient_ids: Sequence[str], read_at: float
-) -> tuple[list[str], dict[str, list[Any]], list[bool], ReadPlan]:
-    from potluck.online._wire import string_entity_keys
+    plan: ReadPlan, ids: Sequence[Any], read_at: float
+) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], ReadPlan]:
+    from feast.value_type import ValueType
 
-    unique = list(dict.fromkeys(patient_ids))
-    reads = plan.reader.read(plan.views, string_entity_keys(plan.join_key, unique))
+    from potluck.online._wire import int_entity_keys, string_entity_keys
+
+    unique = list(dict.fromkeys(ids))
+    if plan.join_key_type == ValueType.INT64:
+        encoded = int_entity_keys(plan.join_key, [int(v) for v in unique])
+    else:
+        encoded = string_entity_keys(plan.join_key, [str(v) for v in unique])
+    reads = plan.reader.read(plan.views, encoded)
     n = len(unique)
     found = [False] * n
     for v in plan.found_views:
@@ -80,38 +157,43 @@ def _fast_columns(
             raw[name] = decode.column(reads[v].values[name])
         for step in plan.on_demand:
             columns.update(step.apply(raw, plan.join_key, unique))
-    expired: dict[int, list[int]] = {}  # view -> rows past its TTL, found once per view
+    expired_rows: dict[int, list[int]] = {}  # view -> rows past its TTL, found once per view
+    expired: dict[str, set[int]] = {}
     for name, ttl in plan.ttl.items():  # expire only after on-demand inputs were taken
         v = plan.sources[name][0]
-        if v not in expired:
+        if v not in expired_rows:
             oldest = read_at - ttl
-            expired[v] = [i for i, s in enumerate(reads[v].seconds) if s and s < oldest]
-        if expired[v]:
+            expired_rows[v] = [i for i, s in enumerate(reads[v].seconds) if s and s < oldest]
+        if expired_rows[v]:
             values = columns[name] = list(columns[name])
-            for i in expired[v]:
+            for i in expired_rows[v]:
                 values[i] = None  # expired: what the offline store would return
-    if n != len(patient_ids):  # duplicates in the request: fan the rows back out
+            expired[name] = set(expired_rows[v])
+    if n != len(ids):  # duplicates in the request: fan the rows back out
         index = {key: i for i, key in enumerate(unique)}
-        rows = [index[p] for p in patient_ids]
+        rows = [index[p] for p in ids]
         columns = {name: [values[i] for i in rows] for name, values in columns.items()}
         found = [found[i] for i in rows]
-    return plan.outputs, columns, found, plan
+        expired = {
+            name: {j for j, i in enumerate(rows) if i in hit} for name, hit in expired.items()
+        }
+    return plan.outputs, columns, found, expired, plan
 
 
 def _feast_columns(
-    repo: FeatureRepo, features: str | Sequence[str], patient_ids: Sequence[str], read_at: float
-) -> tuple[list[str], dict[str, list[Any]], list[bool], None]:
-    """Through Feast's ``get_online_features``: any store, any feature definition."""
+    repo: FeatureRepo, features: str | Sequence[str], entities: Entities, read_at: float
+) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], None]:
+    """Through Feast's ``get_online_features``: any store, any key, any feature definition."""
     resolved = repo.resolve(features)
-    response = repo.store.get_online_features(
-        features=resolved.feast_argument, entity_rows=[{"patient_id": p} for p in patient_ids]
-    )
+    keys = list(entities)
+    n = len(entities[keys[0]])
+    rows = [{k: entities[k][i] for k in keys} for i in range(n)]
+    response = repo.store.get_online_features(features=resolved.feast_argument, entity_rows=rows)
     columns = response.to_dict(include_event_timestamps=True)
-    names = [
-        n for n in columns if n != "patient_id" and not n.endswith(_TS) and n not in resolved.pii
-    ]
-    found = [False] * len(patient_ids)
+    names = [c for c in columns if c not in keys and not c.endswith(_TS) and c not in resolved.pii]
+    found = [False] * n
     out: dict[str, list[Any]] = {}
+    expired: dict[str, set[int]] = {}
     for name in names:
         values = list(columns[name])
         stamps = columns.get(name + _TS)
@@ -122,41 +204,66 @@ def _feast_columns(
                 found[i] = found[i] or seen > 0
                 if ttl is not None and seen and read_at - seen > ttl:
                     values[i] = None
+                    expired.setdefault(name, set()).add(i)
         out[name] = values
-    return names, out, found, None
+    return names, out, found, expired, None
+
+
+def _row_status(
+    names: Sequence[str],
+    columns: Mapping[str, list[Any]],
+    found: bool,
+    expired: Mapping[str, set[int]],
+    i: int,
+) -> tuple[str, list[str], list[str]]:
+    if not found:
+        return "unknown_entity", [], []
+    gone = [n for n in names if i in expired.get(n, ())]
+    missing = [n for n in names if columns[n][i] is None and n not in gone]
+    return ("partial" if gone or missing else "ok"), missing, gone
 
 
 def online_features(
     repo: FeatureRepo,
     features: str | Sequence[str],
-    patient_ids: Sequence[str],
+    entities: EntityArg,
     *,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """One dict per patient id: feature values plus ``_found`` (any view had a row)."""
-    names, columns, found, _ = _columns(repo, features, patient_ids, now)
-    keys = ["patient_id", *names, FOUND]
-    ordered = [columns[name] for name in names]
-    rows = zip(patient_ids, *ordered, found, strict=True)
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    """One dict per entity row: its keys, feature values, ``_found``, ``_missing``,
+    ``_expired`` and ``_status`` (see the module docstring)."""
+    entities = _as_columns(repo, features, entities)
+    names, columns, found, expired, _ = _columns(repo, features, entities, now)
+    keys = list(entities)
+    out = []
+    for i in range(len(found)):
+        row: dict[str, Any] = {k: entities[k][i] for k in keys}
+        for name in names:
+            row[name] = columns[name][i]
+        status, missing, gone = _row_status(names, columns, found[i], expired, i)
+        row.update({FOUND: found[i], MISSING: missing, EXPIRED: gone, STATUS: status})
+        out.append(row)
+    return out
 
 
 def online_features_arrow(
     repo: FeatureRepo,
     features: str | Sequence[str],
-    patient_ids: Sequence[str],
+    entities: EntityArg,
     *,
     now: datetime | None = None,
 ) -> pa.Table:
-    """:func:`online_features` as an Arrow table: ``patient_id``, the features, ``_found``."""
+    """:func:`online_features` as an Arrow table: the keys, the features, ``_found``."""
     import pyarrow as pa
 
-    names, columns, found, plan = _columns(repo, features, patient_ids, now)
+    entities = _as_columns(repo, features, entities)
+    names, columns, found, _, plan = _columns(repo, features, entities, now)
     types = _arrow_types(plan) if plan is not None else {}
-    arrays = [pa.array(list(patient_ids), pa.string())]
+    keys = list(entities)
+    arrays = [pa.array(list(entities[k])) for k in keys]
     arrays += [pa.array(columns[name], types.get(name)) for name in names]
     arrays.append(pa.array(found, pa.bool_()))
-    return pa.Table.from_arrays(arrays, names=["patient_id", *names, FOUND])
+    return pa.Table.from_arrays(arrays, names=[*keys, *names, FOUND])
 
 
 def _arrow_types(plan: ReadPlan) -> dict[str, pa.DataType]:

@@ -22,19 +22,8 @@ from potluck.quality._report import Report
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
 
-__all__ = ["ENGINEERED_INPUTS", "build_catalog", "render_html", "render_markdown", "write_catalog"]
+__all__ = ["build_catalog", "render_html", "render_markdown", "write_catalog"]
 
-# The engineering step's inputs (potluck.engineering.pipeline): which logical sources each
-# engineered table is computed from. Lineage needs it; the registry cannot know it.
-ENGINEERED_INPUTS: dict[str, list[str]] = {
-    "computed_risk_metrics": [
-        "patient_demographics",
-        "clinical_measurements",
-        "lifestyle_data",
-        "stroke_outcomes",
-    ],
-    "hospitalization_metrics": ["hospital_administration"],
-}
 _SECRET = re.compile(r"secret|password|token|access_key", re.IGNORECASE)
 
 
@@ -67,9 +56,13 @@ def _registered_models(repo: FeatureRepo) -> list[dict[str, Any]]:
 
 def build_catalog(repo: FeatureRepo, *, models: bool = True) -> dict[str, Any]:
     """The catalog as plain data (also the ``--json-out`` of ``potluck docs``)."""
+    from potluck.deployment import active_deployment
+    from potluck.engineering.lineage import engineered_inputs
+
     store, project = repo.store, repo.store.project
     registry = store.registry
     bindings = repo.config.offline_store.sources
+    lineage = engineered_inputs(active_deployment(repo.settings))
     views = feature_views(repo)
     odfvs = registry.list_on_demand_feature_views(project, allow_cache=False)
     services = registry.list_feature_services(project, allow_cache=False)
@@ -86,7 +79,7 @@ def build_catalog(repo: FeatureRepo, *, models: bool = True) -> dict[str, Any]:
                 "connector": binding.kind if binding else None,
                 "options": {k: ("***" if _SECRET.search(k) else v) for k, v in options.items()},
                 "views": used_by.get(logical, []),
-                "engineered_from": ENGINEERED_INPUTS.get(logical, []),
+                "engineered_from": lineage.get(logical, []),
             }
         )
     return {

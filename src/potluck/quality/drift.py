@@ -46,7 +46,9 @@ __all__ = [
 
 _EPS = 1e-4  # floor of a bin's share, so an empty bin does not make PSI infinite
 _CONTINUOUS = 15
-_SKIP = frozenset({"patient_id", "event_timestamp", "stroke_occurred"})
+# Not features: the time column, and (via ``skip``) the entity keys and the label, which
+# callers take from the deployment's contract.
+_SKIP = frozenset({"event_timestamp"})
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -185,6 +187,7 @@ def drift(
     current: pa.Table,
     *,
     features: Sequence[str] | None = None,
+    skip: Sequence[str] = (),
     psi_threshold: float = 0.2,
     ks_threshold: float = 0.1,
     alpha: float = 0.01,
@@ -196,7 +199,8 @@ def drift(
     from concurrent.futures import ThreadPoolExecutor
 
     shared = [c for c in reference.column_names if c in set(current.column_names)]
-    names = list(features) if features is not None else [c for c in shared if c not in _SKIP]
+    skipped = _SKIP | set(skip)
+    names = list(features) if features is not None else [c for c in shared if c not in skipped]
     missing = sorted(set(names) - set(shared))
     if missing:
         raise ConfigurationError(f"features missing from reference or current: {missing}")

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from potluck.errors import ConfigurationError
 from potluck.quality import _plots
 from potluck.quality._data import feature_views, read_view_rows, view_source
 from potluck.quality._report import Report, Status
@@ -31,11 +32,7 @@ if TYPE_CHECKING:
 
     from potluck.features.repo import FeatureRepo
 
-__all__ = ["LABEL_DERIVED", "audit", "label_columns", "single_feature_auc"]
-
-LABEL_DERIVED = frozenset(
-    {"stroke_probability", "stroke_severity", "stroke_date", "recovery_status"}
-)
+__all__ = ["audit", "label_columns", "single_feature_auc"]
 _TIME_COLUMN = "event_timestamp"
 
 
@@ -192,18 +189,26 @@ def audit(
     training_set: pa.Table,
     *,
     service: str | None = None,
-    label: str = "stroke_occurred",
-    label_derived: Iterable[str] = LABEL_DERIVED,
+    label: str | None = None,
+    label_derived: Iterable[str] | None = None,
     max_auc: float = 0.9,
     warn_null_rate: float = 0.1,
     max_null_rate: float = 0.8,
     now: datetime | None = None,
 ) -> Report:
-    """Audit ``training_set`` (entity columns, the label, features) built from ``service``."""
+    """Audit ``training_set`` (entity columns, the label, features) built from ``service``.
+
+    The label and label-derived columns default to the active deployment's contract."""
+    from potluck.deployment import active_deployment
     from potluck.offline.job import arrow_to_pandas
 
     now = now or datetime.now(UTC)
-    derived = frozenset(label_derived)
+    deployment = active_deployment(repo.settings)
+    if label is None:
+        if deployment.label is None:
+            raise ConfigurationError(f"deployment '{deployment.name}' declares no label")
+        label = deployment.label.column
+    derived = frozenset(label_derived if label_derived is not None else deployment.label_columns)
     metadata = training_set.schema.metadata or {}
     service = service or metadata.get(b"potluck.feature_service", b"").decode() or None
     report = Report(
@@ -226,8 +231,8 @@ def audit(
             f"serves label/label-derived: {', '.join(leaks)}" if leaks else "no label columns",
         )
     frame = arrow_to_pandas(training_set)
-    key = "patient_id"
-    entity_columns = {key, _TIME_COLUMN, label}
+    keys = {k for e in deployment.entities for k in e.key_names}
+    entity_columns = {*keys, _TIME_COLUMN, label}
     features = [c for c in frame.columns if c not in entity_columns]
     leaked = label_columns(features, label, derived)
     report.add(

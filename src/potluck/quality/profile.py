@@ -105,7 +105,7 @@ def profile(
 
     Fails on a stale view (newest row older than the TTL) or a feature null in more
     than ``max_null_rate`` of rows; warns on many outliers or nulls above ``warn_null_rate``
-    (some features are null by design, e.g. ``days_since_stroke`` without a stroke)."""
+    (some features are null by design, e.g. a 'days since the last event' with no event)."""
     now = now or datetime.now(UTC)
     report = Report(
         "profile",

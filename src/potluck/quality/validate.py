@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from feast import FeatureView
 
     from potluck.features.repo import FeatureRepo
+    from potluck.settings import Settings
 
 __all__ = ["declared_schemas", "schema_problems", "validate"]
 
@@ -46,11 +47,11 @@ _DTYPE_ACCEPTS: dict[str, Callable[[pa.DataType], bool]] = {
 }
 
 
-def declared_schemas() -> dict[str, pa.Schema]:
-    """The healthcare deployment's data contract: logical source -> declared schema."""
-    from potluck.domains.healthcare.schema import ENGINEERED_SCHEMAS, SOURCE_SCHEMAS
+def declared_schemas(settings: Settings) -> dict[str, pa.Schema]:
+    """The active deployment's data contract: logical source -> declared schema."""
+    from potluck.deployment import active_deployment
 
-    return {**SOURCE_SCHEMAS, **ENGINEERED_SCHEMAS}
+    return {name: spec.schema for name, spec in active_deployment(settings).sources.items()}
 
 
 def schema_problems(declared: pa.Schema, actual: pa.Schema) -> dict[str, list[str]]:
@@ -200,7 +201,10 @@ def _check_reads(repo: FeatureRepo, run: _Run, ids: list[str], at: datetime) -> 
     services = [s.name for s in repo.store.registry.list_feature_services(project)]
     for name in services:
         with run.step("historical_retrieval", name) as out:
-            keys = sorted(repo.resolve(name).join_keys) or ["patient_id"]
+            keys = sorted(repo.resolve(name).join_keys)
+            if len(keys) != 1:
+                out["detail"] = f"keyed by {', '.join(keys) or 'nothing'}: not sampled"
+                continue
             entity = pd.DataFrame({keys[0]: ids, "event_timestamp": pd.Timestamp(at)})
             table = historical_features(repo, entity, name)
             out["metrics"]["rows"] = table.num_rows
@@ -231,7 +235,9 @@ def validate(
     at = at or datetime.now(UTC)
     report = Report("validate", "potluck validate", columns=["seconds", "connector", "rows"])
     run = _Run(report)
-    actual = _check_sources(repo, run, declared if declared is not None else declared_schemas())
+    actual = _check_sources(
+        repo, run, declared if declared is not None else declared_schemas(repo.settings)
+    )
     _check_definitions(repo, run, actual)
     ids: list[str] = []
     with run.step("sample_entities", "entities") as out:

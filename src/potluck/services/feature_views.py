@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from potluck.api.schemas.features import (
+from potluck.errors import InvalidInputError, NotFoundError, PotluckError, RequestError
+from potluck.profiles import source_bindings
+from potluck.schemas.features import (
     FeatureServiceCreate,
     FeatureServicePublic,
     FeatureViewCreate,
     FeatureViewPublic,
     FieldPublic,
 )
-from potluck.errors import InvalidInputError, NotFoundError, PotluckError, RequestError
-from potluck.profiles import source_bindings
 
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo

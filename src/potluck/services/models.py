@@ -17,15 +17,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute
 
-from potluck.api.schemas.models import (
+from potluck.errors import InvalidInputError, PotluckError
+from potluck.schemas.models import (
     ModelPublic,
     ModelSummaryPublic,
     ModelVersionPublic,
     PromotionPublic,
     TrainingCreate,
 )
-from potluck.errors import InvalidInputError, PotluckError
 from potluck.services.feature_views import source_schema
 
 if TYPE_CHECKING:
@@ -53,7 +54,8 @@ LABEL = "__potluck_label__"
 class TrainingPlan:
     spec: TrainingCreate
     resolved: ResolvedFeatures
-    join_key: str
+    keys: tuple[str, ...]
+    timestamp_field: str
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -79,6 +81,9 @@ def _check_columns(
 
 def plan_training(repo: FeatureRepo, spec: TrainingCreate) -> TrainingPlan:
     """Every check that needs no data; raises with every problem listed."""
+    from potluck.deployment import active_deployment
+
+    deployment = active_deployment(repo.settings)
     features: str | Sequence[str] = spec.feature_service or list(spec.features or [])
     resolved = repo.resolve(features)  # unknown refs: FeatureReferenceError listing all
     label = spec.label
@@ -86,30 +91,49 @@ def plan_training(repo: FeatureRepo, spec: TrainingCreate) -> TrainingPlan:
     names = resolved.names
     if label.column in names:
         problems.append(f"the feature set contains the label '{label.column}'")
-    pii = sorted(set(names) & resolved.pii)
+    pii = sorted(set(names) & (resolved.pii | deployment.pii_columns))
     if pii:
-        problems.append(f"the feature set contains PII-tagged fields: {', '.join(pii)}")
+        problems.append(f"the feature set contains PII fields: {', '.join(pii)}")
+    leaking = sorted(set(names) & deployment.label_columns - {label.column})
+    if leaking:
+        problems.append(
+            f"the feature set contains the deployment's label or label-derived columns: "
+            f"{', '.join(leaking)}"
+        )
     if len(resolved.join_keys) > 1:
         problems.append(
             f"features span several join keys ({', '.join(sorted(resolved.join_keys))})"
         )
-    wanted = {
-        label.entity_key: "entity key",
-        label.timestamp_field: "timestamp",
-        label.column: "label",
-    }
-    schema = _check_columns(repo, label.source, label.table or label.source, wanted, problems)
+    declared = deployment.sources.get(label.source)
+    if declared is None:
+        known = ", ".join(deployment.sources)
+        raise InvalidInputError(
+            "training request", [f"unknown label source '{label.source}' (known: {known})"]
+        )
+    keys = deployment.join_keys_of(label.source)
+    if resolved.join_keys and set(resolved.join_keys) != set(keys):
+        problems.append(
+            f"label source '{label.source}' is keyed by {', '.join(keys)}; the features by "
+            f"{', '.join(sorted(resolved.join_keys))}"
+        )
+    if label.column in deployment.pii_columns:
+        problems.append(f"the label column '{label.column}' is PII in the data contract")
+    wanted = {k: "entity key" for k in keys}
+    wanted[declared.timestamp_field] = "timestamp"
+    wanted[label.column] = "label"
+    schema = _check_columns(repo, label.source, label.source, wanted, problems)
     ts_type = (
-        schema.field(label.timestamp_field).type
-        if schema is not None and label.timestamp_field in schema.names
+        schema.field(declared.timestamp_field).type
+        if schema is not None and declared.timestamp_field in schema.names
         else None
     )
     if ts_type is not None and not pa.types.is_timestamp(ts_type):
-        problems.append(f"timestamp column '{label.timestamp_field}' is not a timestamp")
+        problems.append(f"timestamp column '{declared.timestamp_field}' is not a timestamp")
     if problems:
         raise InvalidInputError("training request", problems)
-    join_key = next(iter(resolved.join_keys), label.entity_key)
-    return TrainingPlan(spec=spec, resolved=resolved, join_key=join_key)
+    return TrainingPlan(
+        spec=spec, resolved=resolved, keys=tuple(keys), timestamp_field=declared.timestamp_field
+    )
 
 
 def read_key_frame(
@@ -117,21 +141,21 @@ def read_key_frame(
     *,
     source: str,
     table: str,
-    entity_key: str,
+    entity_keys: Sequence[str],
     timestamp_field: str,
-    join_key: str,
+    rename_keys: Sequence[str] | None = None,
     extra: Sequence[str] = (),
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> pa.Table:
-    """Key, time (renamed to ``join_key`` / ``event_timestamp``) and ``extra`` columns of a
-    source table, restricted to ``[start, end]`` by the connector (pushed down)."""
+    """Key(s), time (renamed to ``rename_keys`` / ``event_timestamp``) and ``extra`` columns
+    of a source table, restricted to ``[start, end]`` by the connector (pushed down)."""
     from potluck.connectors import ReadRequest
     from potluck.offline.bindings import SourceBinding, connector_for_name
     from potluck.profiles import source_bindings
 
     binding = SourceBinding(**source_bindings(repo.settings)[source])
-    columns = list(dict.fromkeys([entity_key, timestamp_field, *extra]))
+    columns = list(dict.fromkeys([*entity_keys, timestamp_field, *extra]))
     table_ = connector_for_name(source, binding).read(
         ReadRequest(
             table=table,
@@ -141,7 +165,8 @@ def read_key_frame(
             end=_utc(end),
         )
     )
-    renames = {entity_key: join_key, timestamp_field: TIME}
+    renames = dict(zip(entity_keys, rename_keys or entity_keys, strict=True))
+    renames[timestamp_field] = TIME
     return table_.rename_columns([renames.get(c, c) for c in table_.column_names])
 
 
@@ -149,27 +174,26 @@ def run_training(
     settings: Settings, repo: FeatureRepo, plan: TrainingPlan, progress: Progress
 ) -> dict[str, Any]:
     from potluck.features.retrieval import historical_features
-    from potluck.ml.registry import log_and_register
-    from potluck.ml.train import Hyperparameters, train_estimator
+    from potluck.ml.train import Hyperparameters
     from potluck.offline.job import arrow_to_pandas
-    from potluck.workflows.modeling import fingerprint
+    from potluck.services.training import fit_and_register, json_metrics
 
     spec, label = plan.spec, plan.spec.label
     progress(0.05, "reading labels")
     frame = read_key_frame(
         repo,
         source=label.source,
-        table=label.table or label.source,
-        entity_key=label.entity_key,
-        timestamp_field=label.timestamp_field,
-        join_key=plan.join_key,
+        table=label.source,
+        entity_keys=plan.keys,
+        timestamp_field=plan.timestamp_field,
         extra=[label.column],
         start=spec.time_range.start if spec.time_range else None,
         end=spec.time_range.end if spec.time_range else None,
     )
+    frame = frame.filter(pa.compute.is_valid(frame[label.column]))
     if frame.num_rows == 0:
         raise InvalidInputError(
-            "training request", ["the label source has no rows in the time range"]
+            "training request", ["the label source has no labelled rows in the time range"]
         )
     progress(0.2, "point-in-time join")
     # The label travels under a private name: Feast refuses entity columns named like any
@@ -178,17 +202,20 @@ def run_training(
     features: str | list[str] = spec.feature_service or list(spec.features or [])
     table = historical_features(repo, arrow_to_pandas(frame), features)
     names = list(dict.fromkeys(plan.resolved.names))
-    table = table.select([plan.join_key, TIME, LABEL, *names])
+    table = table.select([*plan.keys, TIME, LABEL, *names])
     table = table.rename_columns([label.column if c == LABEL else c for c in table.column_names])
     progress(0.5, f"training {spec.framework} {spec.model_type}")
     hp = spec.hyperparameters
-    result = train_estimator(
-        arrow_to_pandas(table),
-        names,
-        label.column,
-        TIME,
-        framework=spec.framework,
+    trained = fit_and_register(
+        settings,
+        table,
+        name=spec.name,
+        features=names,
+        label=label.column,
         model_type=spec.model_type,
+        framework=spec.framework,
+        feature_service=spec.feature_service or "",
+        feature_refs=plan.resolved.refs,
         test_fraction=spec.test_fraction,
         hyperparameters=Hyperparameters(
             n_estimators=hp.n_estimators,
@@ -196,34 +223,20 @@ def run_training(
             learning_rate=hp.learning_rate,
             seed=hp.seed,
         ),
+        split=spec.split,
+        seed=hp.seed,
+        lineage={"label_source": label.source},
     )
-    progress(0.85, "registering in MLflow")
-    digest = fingerprint(table)
-    info = log_and_register(
-        settings,
-        name=spec.name,
-        model=result.model,
-        features=result.features,
-        categorical=result.categorical,
-        metrics=result.metrics,
-        params={**result.params, "label": label.column},
-        feature_service=spec.feature_service or "",
-        feature_refs=plan.resolved.refs,
-        fingerprint=digest,
-        rows=table.num_rows,
-        model_type=spec.model_type,
-        label=label.column,
-        lineage={"label_source": f"{label.source}.{label.table or label.source}"},
-    )
+    progress(0.95, "registered in MLflow")
     return {
-        "name": info.name,
-        "version": info.version,
-        "run_id": info.run_id,
-        "metrics": {k: round(v, 6) for k, v in result.metrics.items() if v == v},
+        "name": trained.name,
+        "version": trained.version,
+        "run_id": trained.run_id,
+        "metrics": json_metrics(trained.metrics),
         "training_rows": table.num_rows,
-        "train_rows": result.train_rows,
-        "test_rows": result.test_rows,
-        "training_set_fingerprint": digest,
+        "train_rows": trained.train_rows,
+        "test_rows": trained.test_rows,
+        "training_set_fingerprint": trained.fingerprint,
     }
 
 

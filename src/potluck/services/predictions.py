@@ -25,7 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from potluck.api.schemas.predictions import (
+from potluck.deployment import default_model_name
+from potluck.errors import EntityFrameError, InvalidInputError, ModelError, RequestError
+from potluck.schemas.predictions import (
     INLINE_MAX_ROWS,
     BatchPredictionCreate,
     BatchPredictionPublic,
@@ -33,16 +35,17 @@ from potluck.api.schemas.predictions import (
     OnlinePredictionPublic,
     PredictionRowPublic,
 )
-from potluck.errors import EntityFrameError, InvalidInputError, ModelError, RequestError
 from potluck.services.files import relative_to_root, safe_path
 
 if TYPE_CHECKING:
+    from potluck.deployment import EntitySpec
     from potluck.features.repo import FeatureRepo
     from potluck.ml.scoring import Scorer
     from potluck.settings import Settings
 
 __all__ = ["ModelCache", "predict_batch", "predict_online"]
 
+TIME = "event_timestamp"
 AUTO_INLINE_ROWS = 1000
 MAX_BATCH_ROWS = 20_000_000
 ALIAS_TTL_S = 5.0  # how long "which version is production" is trusted without asking MLflow
@@ -75,7 +78,7 @@ class ModelCache:
         from potluck.ml.registry import load_model
         from potluck.ml.scoring import Scorer, limit_native_threads
 
-        name = name or self.settings.model_name
+        name = name or default_model_name(self.settings)
         number = self.version(name, version, alias)
         scorer = self._scorers.get((name, number))
         if scorer is None:
@@ -113,6 +116,24 @@ def _features_argument(scorer: Scorer) -> str | list[str]:
     )
 
 
+def _entity_keys(
+    repo: FeatureRepo, features: str | list[str], ids: list[Any]
+) -> dict[str, list[Any]]:
+    """Request ids as the join-key columns of the model's features, typed by the entity."""
+    from potluck.deployment import active_deployment
+    from potluck.online.reads import entity_columns
+
+    keys = repo.resolve(features).join_keys
+    deployment = active_deployment(repo.settings)
+    for entity in deployment.entities:
+        if set(entity.key_names) == set(keys):
+            return entity_columns(entity, ids)
+    raise ModelError(
+        f"the model's features are keyed by {', '.join(sorted(keys))}, which no entity of "
+        f"deployment '{deployment.name}' declares"
+    )
+
+
 def _rows(scorer: Scorer, scored: Any, index: int) -> tuple[float | None, float | None]:
     prediction = float(scored.prediction[index])
     probability = float(scored.probability[index]) if scored.probability is not None else None
@@ -126,10 +147,18 @@ def predict_online(
 
     scorer = cache.get(spec.model, spec.version, spec.alias)
     features = scorer.features
+    status: list[str] = []
+    missing: list[list[str]] = []
+    expired: list[list[str]] = []
     if spec.entity_ids is not None:
-        rows = online_features(repo, _features_argument(scorer), spec.entity_ids)
+        argument = _features_argument(scorer)
+        keys = _entity_keys(repo, argument, spec.entity_ids)
+        rows = online_features(repo, argument, keys)
         found = [bool(r["_found"]) for r in rows]
-        ids: list[str | None] = [r["patient_id"] for r in rows]
+        ids: list[str | int | None] = list(spec.entity_ids)
+        status = [r["_status"] for r in rows]
+        missing = [r["_missing"] for r in rows]
+        expired = [r["_expired"] for r in rows]
     else:
         assert spec.rows is not None
         unknown = sorted({k for row in spec.rows for k in row} - set(features))
@@ -142,6 +171,9 @@ def predict_online(
                 ],
             )
         rows, found, ids = list(spec.rows), [True] * len(spec.rows), [None] * len(spec.rows)
+        missing = [[f for f in features if row.get(f) is None] for row in rows]
+        status = ["partial" if m else "ok" for m in missing]
+        expired = [[] for _ in rows]
     scored = scorer.score_rows(rows)
     out = []
     for i, row in enumerate(rows):
@@ -153,7 +185,9 @@ def predict_online(
         out.append(
             PredictionRowPublic(
                 entity_id=ids[i],
-                status="ok",
+                status=status[i],  # type: ignore[arg-type]
+                missing=missing[i],
+                expired=expired[i],
                 prediction=prediction,
                 probability=probability,
                 features=values,
@@ -180,60 +214,100 @@ def _read_input(settings: Settings, relative: str) -> pa.Table:
         raise RequestError(f"input_path '{relative}' is not readable: {exc}") from None
 
 
-def _entity_frame(settings: Settings, repo: FeatureRepo, spec: BatchPredictionCreate) -> pa.Table:
+def _model_entity(repo: FeatureRepo, scorer: Scorer) -> EntitySpec:
+    from potluck.deployment import active_deployment
+
+    keys = repo.resolve(_features_argument(scorer)).join_keys
+    deployment = active_deployment(repo.settings)
+    for entity in deployment.entities:
+        if set(entity.key_names) == set(keys):
+            return entity
+    raise ModelError(
+        f"the model's features are keyed by {', '.join(sorted(keys))}, which no entity of "
+        f"deployment '{deployment.name}' declares"
+    )
+
+
+def _inline_frame(entity: EntitySpec, rows: list[dict[str, Any]]) -> pa.Table:
+    from datetime import UTC, datetime
+
+    wanted = [*entity.key_names, TIME]
+    problems = []
+    for i, row in enumerate(rows[:INLINE_MAX_ROWS]):
+        if set(row) != set(wanted):
+            problems.append(f"entities[{i}]: give exactly {', '.join(wanted)}")
+        elif not isinstance(row[TIME], datetime):
+            problems.append(f"entities[{i}].{TIME}: not an ISO-8601 time")
+        if len(problems) >= 20:
+            break
+    if problems:
+        raise InvalidInputError("entities", problems)
+    columns: dict[str, Any] = {}
+    for key, kind in entity.join_keys.items():
+        try:
+            columns[key] = pa.array([row[key] for row in rows], kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            raise InvalidInputError("entities", [f"'{key}' must hold {kind} values"]) from None
+    stamps = [r[TIME] if r[TIME].tzinfo else r[TIME].replace(tzinfo=UTC) for r in rows]
+    columns[TIME] = pa.array(stamps, pa.timestamp("us", tz="UTC"))
+    return pa.table(columns)
+
+
+def _entity_frame(
+    settings: Settings, repo: FeatureRepo, spec: BatchPredictionCreate, entity: EntitySpec
+) -> pa.Table:
+    from potluck.deployment import active_deployment
     from potluck.services.models import read_key_frame
 
     if spec.entities is not None:
-        return pa.table(
-            {
-                "patient_id": [e.patient_id for e in spec.entities],
-                "event_timestamp": pa.array(
-                    [e.event_timestamp for e in spec.entities], pa.timestamp("us", tz="UTC")
-                ),
-            }
-        )
+        return _inline_frame(entity, [r.model_dump() for r in spec.entities])
     if spec.input_path is not None:
         return _read_input(settings, spec.input_path)
     assert spec.source is not None
     src = spec.source
-    from potluck.services.feature_views import source_schema
-
-    schema = source_schema(repo, src.source, src.table or src.source)
-    missing = [c for c in (src.entity_key, src.timestamp_field) if c not in schema.names]
-    if missing:
+    deployment = active_deployment(settings)
+    declared = deployment.sources.get(src.source)
+    if declared is None:
+        known = ", ".join(deployment.sources)
+        raise InvalidInputError("source", [f"unknown source '{src.source}' (known: {known})"])
+    if declared.entity != entity.name:
         raise InvalidInputError(
-            "source", [f"column '{c}' is not in source '{src.source}'" for c in missing]
+            "source",
+            [f"source '{src.source}' holds {declared.entity} rows; the model scores {entity.name}"],
         )
+    # The key and time columns are the contract's, whatever else the source holds.
     return read_key_frame(
         repo,
         source=src.source,
-        table=src.table or src.source,
-        entity_key=src.entity_key,
-        timestamp_field=src.timestamp_field,
-        join_key="patient_id",
+        table=src.source,
+        entity_keys=entity.key_names,
+        timestamp_field=declared.timestamp_field,
         start=src.start,
         end=src.end,
     )
 
 
-def _check_frame(frame: pa.Table) -> None:
+def _check_frame(frame: pa.Table, entity: EntitySpec) -> None:
     if frame.num_rows == 0:
         raise EntityFrameError("the entity frame has no rows")
     if frame.num_rows > MAX_BATCH_ROWS:
         raise EntityFrameError(
             f"the entity frame has {frame.num_rows:,} rows (max {MAX_BATCH_ROWS:,})"
         )
-    missing = [c for c in ("patient_id", "event_timestamp") if c not in frame.column_names]
+    missing = [c for c in (*entity.key_names, TIME) if c not in frame.column_names]
     if missing:
         raise EntityFrameError(f"the entity frame lacks column(s): {', '.join(missing)}")
-    ids = frame["patient_id"]
-    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
-        frame_type = ids.type
-        raise EntityFrameError(
-            f"entity frame column 'patient_id' must be strings, got {frame_type}"
+    for key, kind in entity.join_keys.items():
+        ids = frame[key]
+        same_family = (
+            pa.types.is_integer(ids.type)
+            if pa.types.is_integer(kind)
+            else pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)
         )
-    if ids.null_count:
-        raise EntityFrameError(f"entity frame column 'patient_id' has {ids.null_count} null(s)")
+        if not same_family:
+            raise EntityFrameError(f"entity frame column '{key}' must be {kind}, got {ids.type}")
+        if ids.null_count:
+            raise EntityFrameError(f"entity frame column '{key}' has {ids.null_count} null(s)")
 
 
 def predict_batch(
@@ -249,8 +323,9 @@ def predict_batch(
         if spec.output_path
         else None
     )
-    frame = _entity_frame(settings, repo, spec)
-    _check_frame(frame)
+    entity = _model_entity(repo, scorer)
+    frame = _entity_frame(settings, repo, spec, entity)
+    _check_frame(frame, entity)
     output = spec.output
     if output == "auto":
         output = (

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from potluck.api.schemas.status import ComponentPublic, StatusPublic
 from potluck.errors import PotluckError
+from potluck.schemas.status import ComponentPublic, StatusPublic
 
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo

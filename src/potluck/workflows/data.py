@@ -1,20 +1,23 @@
-"""Seed the source systems and compute the engineered features."""
+"""Fill the source systems (synthetic seed) and compute the engineered features."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from potluck.connectors import Connector, ReadRequest
+from potluck.deployment import Deployment, active_deployment
+from potluck.errors import ConfigurationError, SourceError
 from potluck.offline.bindings import SourceBinding, connector_for_name
-from potluck.profiles import ENGINEERED_SOURCES, LOGICAL_SOURCES, source_bindings
+from potluck.profiles import source_bindings
 from potluck.settings import Settings
-from potluck.workflows.state import SeedState, load_state, save_state
+from potluck.workflows.state import SeedState, save_state, state_or_none
 
 if TYPE_CHECKING:
     from potluck.engineering.engines import Engine
@@ -30,21 +33,45 @@ __all__ = [
 
 
 def connector(settings: Settings, source: str) -> Connector:
-    binding = source_bindings(settings)[source]
-    return connector_for_name(source, SourceBinding(**binding))
+    bindings = source_bindings(settings)
+    if source not in bindings:
+        known = ", ".join(bindings)
+        raise ConfigurationError(f"unknown source '{source}' (known: {known})")
+    return connector_for_name(source, SourceBinding(**bindings[source]))
 
 
 def read_source_table(settings: Settings, source: str) -> pa.Table:
-    return connector(settings, source).read(ReadRequest(table=source))
+    try:
+        return connector(settings, source).read(ReadRequest(table=source))
+    except SourceError as exc:
+        if "missing" not in exc.message:
+            raise
+        spec = active_deployment(settings).sources.get(source)
+        how = (
+            "run `potluck engineer`"
+            if spec is not None and spec.engineered
+            else f"load it with `potluck load {source} FILE`"
+        )
+        raise SourceError(exc.source, exc.connector, f"{exc.detail}: {how}") from None
 
 
-def seed(settings: Settings, *, patients: int, seed: int, as_of: datetime) -> dict[str, int]:
-    """Generate the synthetic sources and write each to its connector."""
-    from potluck.domains.healthcare.synth import generate
-
-    tables = generate(patients, seed, as_of)
-    rows = {name: connector(settings, name).write(name, tables[name]) for name in LOGICAL_SOURCES}
-    save_state(settings, SeedState(as_of=as_of, patients=patients, seed=seed))
+def seed(settings: Settings, *, size: int, seed: int, as_of: datetime) -> dict[str, int]:
+    """Generate the deployment's synthetic sources and write each to its connector."""
+    deployment = active_deployment(settings)
+    if deployment.generate is None:
+        raise ConfigurationError(
+            f"deployment '{deployment.name}' declares no synthetic generator: "
+            "bring data with `potluck load SOURCE FILE`"
+        )
+    tables = deployment.generate(size, seed, as_of)
+    rows = {
+        name: connector(settings, name).write(name, tables[name])
+        for name in deployment.loaded_sources
+        if name in tables
+    }
+    save_state(
+        settings, SeedState(as_of=as_of, size=size, seed=seed, deployment=settings.deployment)
+    )
     return rows
 
 
@@ -56,28 +83,62 @@ class EngineeringRun:
     engine: Engine
     rows: dict[str, int]
     compute_s: float
+    as_of: datetime | None = None
 
 
-def engineer_features(settings: Settings, sample_rows: int = 200) -> EngineeringRun:
+def _anchor_time(
+    settings: Settings,
+    deployment: Deployment,
+    as_of: datetime | None,
+    anchor: pa.Table,
+    timestamp: str,
+) -> datetime:
+    """The run's anchor: ``as_of``, else the seed/load record, else the anchor's latest time."""
+    if as_of is not None:
+        return as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    state = state_or_none(settings)
+    if state is not None:
+        return state.as_of
+    latest = pc.max(anchor.column(timestamp)).as_py() if anchor.num_rows else None
+    if latest is None:
+        raise SourceError(
+            deployment.engineering.anchor if deployment.engineering else "anchor",
+            "engineering",
+            "the anchor source has no rows with a timestamp: load data first or pass --as-of",
+        )
+    return latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+
+
+def engineer_features(
+    settings: Settings, sample_rows: int = 200, as_of: datetime | None = None
+) -> EngineeringRun:
     """Compute the engineered views point-in-time from the sources with the engine of
     ``settings.engineering_engine``; write each through its connector + a CSV sample."""
     from potluck.engineering.engines import compute_with, resolve_engine
     from potluck.engineering.pipeline import snapshot_times
 
-    state = load_state(settings)
+    deployment = active_deployment(settings)
+    spec = deployment.engineering
     engine = resolve_engine(settings.engineering_engine, settings.profile)
-    tables = {name: read_source_table(settings, name) for name in LOGICAL_SOURCES}
-    snapshots = snapshot_times(tables["stroke_outcomes"], state.as_of)
+    if spec is None:
+        return EngineeringRun(engine=engine, rows={}, compute_s=0.0)
+    keys = dict(deployment.entity(deployment.sources[spec.anchor].entity).join_keys)
+    needed = {spec.anchor, *spec.inputs, *(rm.source for rm in spec.running_max)}
+    tables = {name: read_source_table(settings, name) for name in sorted(needed)}
+    anchor_at = _anchor_time(
+        settings, deployment, as_of, tables[spec.anchor], spec.anchor_timestamp
+    )
+    snapshots = snapshot_times(tables[spec.anchor], keys, spec.anchor_timestamp, anchor_at)
     started = time.perf_counter()
-    outputs = compute_with(engine, tables, snapshots)
+    outputs = compute_with(engine, spec, keys, tables, snapshots)
     compute_s = time.perf_counter() - started
     rows = {}
     sample_dir = settings.data_dir / "engineered"
     sample_dir.mkdir(parents=True, exist_ok=True)
-    for name in ENGINEERED_SOURCES:
+    for name in deployment.engineered_sources:
         rows[name] = connector(settings, name).write(name, outputs[name])
         pacsv.write_csv(outputs[name].slice(0, sample_rows), sample_dir / f"{name}_sample.csv")
-    return EngineeringRun(engine=engine, rows=rows, compute_s=round(compute_s, 3))
+    return EngineeringRun(engine=engine, rows=rows, compute_s=round(compute_s, 3), as_of=anchor_at)
 
 
 def engineer(settings: Settings, sample_rows: int = 200) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""The flagship run: every step of the stroke-risk deployment, timed, with progress."""
+"""The flagship run: every step of the active deployment, timed, with progress."""
 
 from __future__ import annotations
 
@@ -25,21 +25,42 @@ STEPS = [
 ]
 
 
+def _sample_ids(settings: Settings, sample: int) -> list[Any]:
+    """The first ``sample`` entities of the label source (the ones a model scores)."""
+    from potluck.deployment import active_deployment
+    from potluck.workflows.data import read_source_table
+
+    deployment = active_deployment(settings)
+    source = deployment.label.source if deployment.label else deployment.loaded_sources[0]
+    keys = deployment.join_keys_of(source)
+    table = read_source_table(settings, source).select(keys)
+    seen: list[Any] = []
+    for row in table.to_pylist():
+        value = row[keys[0]] if len(keys) == 1 else ",".join(f"{k}={row[k]}" for k in keys)
+        if value not in seen:
+            seen.append(value)
+        if len(seen) >= sample:
+            break
+    return seen
+
+
 def run_demo(
     settings: Settings,
     *,
-    patients: int,
+    size: int,
     seed: int,
     as_of: datetime,
-    framework: str = "sklearn",
+    framework: str | None = None,
     sample: int = 5,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the deployment end to end on ``settings.profile``; returns the summary."""
+    from potluck.deployment import active_deployment
     from potluck.features.repo import FeatureRepo
     from potluck.online.materialize import materialize
     from potluck.workflows import data, modeling
 
+    deployment = active_deployment(settings)
     timings: dict[str, float] = {}
     task = progress.add_task("demo", total=len(STEPS)) if progress else None
 
@@ -54,7 +75,7 @@ def run_demo(
             progress.advance(task)
 
     with step("seed"):
-        sources = data.seed(settings, patients=patients, seed=seed, as_of=as_of)
+        sources = data.seed(settings, size=size, seed=seed, as_of=as_of)
     with step("apply"):
         repo = FeatureRepo(settings)
         registered = repo.apply()
@@ -62,17 +83,19 @@ def run_demo(
         engineering = data.engineer_features(settings)
         engineered = engineering.rows
     with step("training_set"):
-        training = modeling.build_training_set(settings, repo, "stroke_risk_v1")
+        training = modeling.build_training_set(settings, repo)
     with step("train"):
         trained = modeling.train_model(settings, framework)  # type: ignore[arg-type]
     with step("materialize"):
         materialized = materialize(repo, end=as_of)
     with step("online"):
-        ids = [f"P{i:08d}" for i in range(1, min(sample, patients) + 1)]
-        predictions = modeling.predict_online(settings, repo, ids)
+        predictions = modeling.predict_online(settings, repo, _sample_ids(settings, sample))
+    key = "entity"
     return {
+        "deployment": deployment.name,
         "profile": settings.profile,
-        "patients": patients,
+        "entities": size,
+        "entity_noun": deployment.entity_noun,
         "seed": seed,
         "as_of": as_of.isoformat(),
         "sources": {**sources, **engineered},
@@ -82,8 +105,12 @@ def run_demo(
         "model": {
             "name": trained.name,
             "version": trained.version,
+            "task": trained.model_type,
+            "metric": deployment.model.metric,
+            "value": round(trained.metrics.get(deployment.model.metric, float("nan")), 4),
             "auc": round(trained.auc, 4),
             "oracle_auc": round(trained.oracle_auc, 4),
+            "oracle": {k: round(v, 4) for k, v in trained.oracle.items()},
             "metrics": {k: round(v, 4) for k, v in trained.metrics.items()},
             "train_rows": trained.train_rows,
             "test_rows": trained.test_rows,
@@ -91,7 +118,13 @@ def run_demo(
         "materialized_rows": materialized.total_rows,
         "materialized": materialized.rows,
         "online_sample": [
-            {"patient_id": p["patient_id"], "stroke_probability": p["stroke_probability"]}
+            {
+                key: ",".join(
+                    str(p[k]) for k in p if k not in ("prediction", "status", "model_version")
+                ),
+                "prediction": p["prediction"],
+                "status": p["status"],
+            }
             for p in predictions
         ],
         "timings_s": {**timings, "total": round(sum(timings.values()), 3)},

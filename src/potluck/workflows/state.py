@@ -1,4 +1,4 @@
-"""What a seed run decided (anchor time, size, seed), kept beside the data so
+"""What a seed or load run decided (anchor time, size, seed), kept beside the data so
 later steps (engineer, predict) use the same anchor instead of the wall clock."""
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from datetime import datetime
 from potluck.errors import ConfigurationError
 from potluck.settings import Settings
 
-__all__ = ["SeedState", "load_state", "save_state"]
+__all__ = ["SeedState", "load_state", "save_state", "state_or_none"]
 
 
 @dataclass(frozen=True)
 class SeedState:
     as_of: datetime
-    patients: int
+    size: int
     seed: int
+    deployment: str = ""
 
 
 def save_state(settings: Settings, state: SeedState) -> None:
@@ -27,15 +28,31 @@ def save_state(settings: Settings, state: SeedState) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-def load_state(settings: Settings) -> SeedState:
+def state_or_none(settings: Settings) -> SeedState | None:
+    """The recorded state, or None when neither seed nor load ran here."""
     path = settings.home.resolve() / "seed.json"
     if not path.exists():
-        raise ConfigurationError(
-            f"no seeded data under {settings.home.resolve()}: run `potluck seed` first"
-        )
+        return None
     data = json.loads(path.read_text())
-    return SeedState(
+    state = SeedState(
         as_of=datetime.fromisoformat(data["as_of"]),
-        patients=int(data["patients"]),
-        seed=int(data["seed"]),
+        size=int(data.get("size", 0)),
+        seed=int(data.get("seed", 0)),
+        deployment=str(data.get("deployment", "")),
     )
+    if state.deployment and state.deployment != settings.deployment:
+        raise ConfigurationError(
+            f"{settings.home.resolve()} holds deployment '{state.deployment}', not "
+            f"'{settings.deployment}': set POTLUCK_HOME to another folder"
+        )
+    return state
+
+
+def load_state(settings: Settings) -> SeedState:
+    state = state_or_none(settings)
+    if state is None:
+        raise ConfigurationError(
+            f"no time anchor under {settings.home.resolve()}: pass --as-of, or load data "
+            "(`potluck load`) or generate it (`potluck seed`) first"
+        )
+    return state

@@ -32,7 +32,7 @@ class Pair:
 def online_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("online") / "template"
     settings = Settings(home=home)
-    data.seed(settings, patients=PATIENTS, seed=11, as_of=AS_OF)
+    data.seed(settings, size=PATIENTS, seed=11, as_of=AS_OF)
     FeatureRepo(settings).apply()
     data.engineer(settings)
     return home

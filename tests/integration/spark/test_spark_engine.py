@@ -11,9 +11,12 @@ import pyarrow.compute as pc
 import pytest
 
 from potluck.domains.healthcare import synth
+from potluck.domains.healthcare.deployment import ENGINEERING
+from potluck.domains.healthcare.deployment import engineer as compute
+from potluck.domains.healthcare.deployment import snapshots as snapshot_times
 from potluck.domains.healthcare.schema import ENGINEERED_SCHEMAS
-from potluck.engineering import compute, snapshot_times, spark_engine
-from potluck.engineering.pipeline import INPUTS
+
+INPUTS = {name: (i.timestamp, list(i.columns)) for name, i in ENGINEERING.inputs.items()}
 
 pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.integration]
 
@@ -54,7 +57,7 @@ def test_spark_engine_equals_the_pandas_engine_on_500_patients(spark: Any) -> No
     snapshots = snapshots.take(pa.array(rng.permutation(snapshots.num_rows)))
 
     expected = compute(tables, snapshots)
-    actual = spark_engine.compute(tables, snapshots, spark)
+    actual = compute(tables, snapshots, spark)
 
     for view, schema in ENGINEERED_SCHEMAS.items():
         assert actual[view].schema == schema

@@ -29,7 +29,7 @@ def test_engineer_on_spark_writes_the_pandas_engines_tables(spark: Any, tmp_path
     pandas_settings = Settings(
         home=tmp_path / "home", profile="embedded", engineering_engine="pandas"
     )
-    seed(pandas_settings, patients=300, seed=5, as_of=AS_OF)
+    seed(pandas_settings, size=300, seed=5, as_of=AS_OF)
     jobs = spark.sparkContext.statusTracker()
     before = len(jobs.getJobIdsForGroup())
     pandas_run = engineer_features(pandas_settings)

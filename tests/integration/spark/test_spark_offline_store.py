@@ -23,7 +23,7 @@ AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 
 def test_federated_store_on_spark_equals_duckdb(spark: Any, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", profile="embedded")
-    seed(settings, patients=300, seed=5, as_of=AS_OF)
+    seed(settings, size=300, seed=5, as_of=AS_OF)
     engineer(settings)
     repo = FeatureRepo(settings)
     repo.apply()

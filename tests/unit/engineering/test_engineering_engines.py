@@ -66,7 +66,7 @@ def test_an_invalid_engine_is_a_clear_settings_error(monkeypatch: pytest.MonkeyP
 
 def test_engineer_reports_its_engine_on_the_cli_and_in_json(tmp_path: Path) -> None:
     settings = Settings(profile="embedded", home=tmp_path / "home")
-    data.seed(settings, patients=60, seed=3, as_of=datetime(2026, 6, 1, tzinfo=UTC))
+    data.seed(settings, size=60, seed=3, as_of=datetime(2026, 6, 1, tzinfo=UTC))
     out = tmp_path / "engineer.json"
     env = {
         "POTLUCK_HOME": str(settings.home),

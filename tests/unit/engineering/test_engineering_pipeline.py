@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from potluck.domains.healthcare import synth
+from potluck.domains.healthcare.deployment import engineer as compute
+from potluck.domains.healthcare.deployment import snapshots as snapshot_times
 from potluck.domains.healthcare.schema import ENGINEERED_SCHEMAS, SOURCE_SCHEMAS
-from potluck.engineering import compute, snapshot_times
 
 BASE = datetime(2020, 1, 1, tzinfo=UTC)
 AS_OF = datetime(2025, 6, 1, tzinfo=UTC)

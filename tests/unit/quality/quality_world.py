@@ -50,15 +50,18 @@ class QualityWorld:
 
 
 def _register_model(settings: Settings, service: str) -> None:
+    from potluck.deployment import default_model_name
     from potluck.ml.registry import configure_mlflow
 
     mlflow = configure_mlflow(settings)
     client = mlflow.MlflowClient()
     with mlflow.start_run() as run:
         mlflow.set_tag("potluck.feature_service", service)
-    client.create_registered_model(settings.model_name)
+    client.create_registered_model(default_model_name(settings))
     client.create_model_version(
-        settings.model_name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+        default_model_name(settings),
+        source=f"{run.info.artifact_uri}/model",
+        run_id=run.info.run_id,
     )
 
 
@@ -71,7 +74,7 @@ def build_world(root: Path) -> QualityWorld:
     if marker.exists():
         return world
     settings = Settings(home=world.base)
-    data.seed(settings, patients=PATIENTS, seed=SEED, as_of=AS_OF)
+    data.seed(settings, size=PATIENTS, seed=SEED, as_of=AS_OF)
     repo = FeatureRepo(settings)
     repo.apply()
     data.engineer(settings)

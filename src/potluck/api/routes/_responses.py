@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from potluck.api.schemas.common import ErrorPublic
+from potluck.schemas.common import ErrorPublic
 
 __all__ = ["ERRORS", "READ_ERRORS", "WRITE_ERRORS"]
 

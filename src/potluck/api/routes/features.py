@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, status
 
 from potluck.api.deps import ReadScope, RepoDep, WriteScope
 from potluck.api.routes._responses import READ_ERRORS, WRITE_ERRORS
-from potluck.api.schemas.features import (
+from potluck.schemas.features import (
     FeatureServiceCreate,
     FeatureServicePublic,
     FeatureViewCreate,

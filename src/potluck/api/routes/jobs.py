@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path
 
 from potluck.api.deps import JobsDep, ReadScope
 from potluck.api.routes._responses import READ_ERRORS
-from potluck.api.schemas.jobs import JobPublic
+from potluck.schemas.jobs import JobPublic
 from potluck.services.jobs import Job
 
 __all__ = ["router"]

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Path, status
 
 from potluck.api.deps import JobsDep, ModelsDep, ReadScope, RepoDep, SettingsDep, WriteScope
 from potluck.api.routes._responses import READ_ERRORS, WRITE_ERRORS
-from potluck.api.schemas.models import (
+from potluck.ml.registry import NAME_PATTERN
+from potluck.schemas.models import (
     ModelPublic,
     ModelSummaryPublic,
     PromoteCreate,
@@ -14,7 +15,6 @@ from potluck.api.schemas.models import (
     TrainingCreate,
     TrainingPublic,
 )
-from potluck.ml.registry import NAME_PATTERN
 from potluck.services import models as service
 
 __all__ = ["router"]

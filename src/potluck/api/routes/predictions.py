@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from potluck.api.deps import ModelsDep, ReadScope, RepoDep, SettingsDep
 from potluck.api.routes._responses import READ_ERRORS
-from potluck.api.schemas.predictions import (
+from potluck.schemas.predictions import (
     BatchPredictionCreate,
     BatchPredictionPublic,
     OnlinePredictionCreate,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from potluck.api.deps import ReadScope, RepoDep, SettingsDep
 from potluck.api.routes._responses import READ_ERRORS
-from potluck.api.schemas.status import HealthPublic, StatusPublic
+from potluck.schemas.status import HealthPublic, StatusPublic
 from potluck.services.status import platform_status
 
 __all__ = ["router"]

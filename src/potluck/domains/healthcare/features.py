@@ -15,7 +15,7 @@ from feast import Entity, FeatureService, FeatureView, Field, ValueType
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64, String, UnixTimestamp
 
-from potluck.engineering import functions as fn
+from potluck.domains.healthcare import functions as fn
 from potluck.offline.source import PotluckSource
 
 __all__ = [
@@ -220,7 +220,7 @@ def request_time_features(inputs: pd.DataFrame) -> pd.DataFrame:
     # globals: everything it uses is imported here.
     import pandas as pd
 
-    from potluck.engineering import functions as fn
+    from potluck.domains.healthcare import functions as fn
 
     if "event_timestamp" in inputs.columns:
         at = pd.to_datetime(inputs["event_timestamp"], utc=True)

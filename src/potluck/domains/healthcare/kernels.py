@@ -31,7 +31,7 @@ def _categories(values: list[Any], edges: Sequence[float], labels: Sequence[str]
 
 def request_time_features(inputs: Columns, times: list[datetime] | None) -> Columns:
     """``features.request_time_features`` for few rows; ``times`` None means now."""
-    from potluck.engineering.functions import BMI_CATEGORIES, GLUCOSE_CATEGORIES
+    from potluck.domains.healthcare.functions import BMI_CATEGORIES, GLUCOSE_CATEGORIES
 
     births = inputs["date_of_birth"]
     now = datetime.now(UTC)

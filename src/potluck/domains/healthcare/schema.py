@@ -14,6 +14,7 @@ __all__ = [
     "ENGINEERED_SCHEMAS",
     "JOIN_KEY",
     "LABEL",
+    "LABEL_DERIVED",
     "PII_COLUMNS",
     "SOURCE_SCHEMAS",
     "TIMESTAMP_FIELDS",
@@ -127,7 +128,16 @@ ENGINEERED_SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 
+# Identifying columns: stored, never served, trained on or returned (the contract decides,
+# whatever a request's tags say). date_of_birth only feeds age, computed at event time.
 PII_COLUMNS: dict[str, frozenset[str]] = {
-    "patient_demographics": frozenset({"first_name", "last_name", "insurance_id"}),
+    "patient_demographics": frozenset(
+        {"first_name", "last_name", "insurance_id", "date_of_birth", "city", "postal_code"}
+    ),
     "hospital_administration": frozenset({"medical_record_number", "attending_physician"}),
 }
+
+# Columns computed from the label (or known only once it is): never features.
+LABEL_DERIVED: frozenset[str] = frozenset(
+    {"stroke_probability", "stroke_severity", "stroke_date", "recovery_status"}
+)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from potluck.api.schemas.common import (
+from potluck.schemas.common import (
     FeatureRef,
     Identifier,
     StrictModel,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from potluck.api.schemas.common import AliasName, FeatureRef, Identifier, ModelName, StrictModel
+from potluck.schemas.common import AliasName, FeatureRef, Identifier, ModelName, StrictModel
 
 __all__ = [
     "HyperparametersCreate",
@@ -24,13 +24,11 @@ __all__ = [
 
 
 class LabelCreate(StrictModel):
-    """Where labels come from; its rows (key, time, label) are also the entity frame."""
+    """Where labels come from; its rows (key, time, label) are also the entity frame. The
+    key and time columns are the source's declared ones (the deployment's data contract)."""
 
-    source: Identifier = Field(description="a logical source of the profile")
-    table: Identifier | None = Field(default=None, description="default: source")
+    source: Identifier = Field(description="a logical source of the deployment")
     column: Identifier = Field(description="the label column")
-    entity_key: Identifier = "patient_id"
-    timestamp_field: Identifier = "event_timestamp"
 
 
 class TimeRange(StrictModel):
@@ -62,6 +60,7 @@ class TrainingCreate(StrictModel):
 
     name: ModelName
     framework: Literal["sklearn", "xgboost", "lightgbm"] = "sklearn"
+    split: Literal["time", "random", "stratified"] = "time"
     model_type: Literal["classification", "regression"] = "classification"
     feature_service: Identifier | None = None
     features: list[FeatureRef] | None = Field(default=None, min_length=1, max_length=500)

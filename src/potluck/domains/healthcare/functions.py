@@ -3,7 +3,7 @@
 Each function is named after the feature it computes, takes and returns
 ``pandas.Series`` aligned on the same index, never reads the wall clock and
 never does I/O. Times are tz-aware ``datetime64`` series; every "as of" value is
-relative to the row's own time (``as_of_time`` / ``event_time``), never "now".
+relative to the row's own time (``event_time``), never "now".
 Integer outputs are nullable ``Int64``; missing values are ``<NA>``.
 The docstrings are the feature descriptions of the catalog.
 """
@@ -80,16 +80,16 @@ def _whole_days_since(event_time: pd.Series, then: pd.Series) -> pd.Series:
     return _int64(days, missing, event_time.index)
 
 
-def age(date_of_birth: pd.Series, as_of_time: pd.Series) -> pd.Series:
+def age(date_of_birth: pd.Series, event_time: pd.Series) -> pd.Series:
     """Age in whole years on the row's own time: year(t) - year(dob), minus 1 if (month, day) of t
     is before (month, day) of dob (calendar dates in UTC; a 29 February birthday counts from
     1 March in common years). Null if either is null."""
-    dob, t = _utc_us(date_of_birth), _utc_us(as_of_time)
+    dob, t = _utc_us(date_of_birth), _utc_us(event_time)
     missing = np.isnat(dob) | np.isnat(t)
     (y, m, d), (by, bm, bd) = _calendar(t, missing), _calendar(dob, missing)
     before_birthday = (m < bm) | ((m == bm) & (d < bd))
     years = y - by - before_birthday.astype(np.int64)
-    return _int64(years, missing, as_of_time.index)
+    return _int64(years, missing, event_time.index)
 
 
 def _calendar(moments: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:

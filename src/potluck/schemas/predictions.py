@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from potluck.api.schemas.common import (
+from potluck.schemas.common import (
     AliasName,
     EntityId,
     Identifier,
@@ -46,9 +46,12 @@ class _ModelChoice(StrictModel):
 
 
 class OnlinePredictionCreate(_ModelChoice):
-    """Exactly one of ``entity_ids`` (features from the online store) and ``rows`` (raw values)."""
+    """Exactly one of ``entity_ids`` (features from the online store) and ``rows`` (raw values).
 
-    entity_ids: list[EntityId] | None = Field(
+    ``entity_ids`` are ids of the model's entity: plain ids for a single join key
+    (integer keys may be given as numbers), ``"k1=v1,k2=v2"`` for a composite key."""
+
+    entity_ids: list[EntityId | int] | None = Field(
         default=None, min_length=1, max_length=ONLINE_MAX_ROWS
     )
     rows: list[dict[Identifier, Scalar]] | None = Field(
@@ -64,8 +67,14 @@ class OnlinePredictionCreate(_ModelChoice):
 
 
 class PredictionRowPublic(BaseModel):
-    entity_id: str | None = None
-    status: Literal["ok", "unknown_entity"]
+    entity_id: str | int | None = None
+    status: Literal["ok", "partial", "unknown_entity"] = Field(
+        description="partial: some features were missing or expired (listed)"
+    )
+    missing: list[str] = Field(default_factory=list, description="features with no value")
+    expired: list[str] = Field(
+        default_factory=list, description="features older than their view's TTL (nulled)"
+    )
     prediction: float | None = None
     probability: float | None = Field(default=None, description="positive class, classifiers only")
     features: dict[str, Any] | None = None
@@ -78,16 +87,21 @@ class OnlinePredictionPublic(BaseModel):
     predictions: list[PredictionRowPublic]
 
 
-class EntityRowCreate(StrictModel):
-    patient_id: EntityId
+class EntityRowCreate(BaseModel):
+    """An inline entity row: the model's join key(s) and ``event_timestamp``. Which keys is
+    the deployment's entity (checked by the service); their values are ids or integers."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, EntityId | int] = Field(init=False)  # type: ignore[assignment]
+
     event_timestamp: datetime = Field(description="ISO-8601; without a zone it is UTC")
 
 
 class SourceFrameCreate(StrictModel):
+    """The entity frame of a logical source: its declared key(s) and timestamp, nothing else
+    (which columns those are comes from the deployment's data contract, never the request)."""
+
     source: Identifier
-    table: Identifier | None = None
-    entity_key: Identifier = "patient_id"
-    timestamp_field: Identifier = "event_timestamp"
     start: datetime | None = None
     end: datetime | None = None
 
@@ -97,7 +111,10 @@ class BatchPredictionCreate(_ModelChoice):
     batch folder) or ``source`` (a logical source's key and time columns)."""
 
     entities: list[EntityRowCreate] | None = Field(
-        default=None, min_length=1, max_length=INLINE_MAX_ROWS
+        default=None,
+        min_length=1,
+        max_length=INLINE_MAX_ROWS,
+        description="rows of the model's join key(s) and event_timestamp",
     )
     input_path: str | None = Field(default=None, max_length=512)
     source: SourceFrameCreate | None = None

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from potluck.api.schemas.common import ErrorPublic
+from potluck.schemas.common import ErrorPublic
 
 __all__ = ["JobPublic"]
 
