@@ -12,26 +12,71 @@ Two jobs the connector cannot do through pyiceberg's public surface alone:
 * **Plan files in commit order.** pyiceberg lists a snapshot's newest manifest first;
   the connector contract returns rows in write order, so :func:`plan_in_order` sorts
   the planned files by the sequence number of the commit that added them.
+
+Also here, next to the pyiceberg types they touch: the request as a pyiceberg
+row filter, a replace's new schema, and the Arrow conversions at the boundary
+(null columns stored as strings; pyiceberg's large strings and timestamps back to
+the exact types written).
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import BooleanExpression
-from pyiceberg.io import FileIO, OutputFile
-from pyiceberg.io.pyarrow import PyArrowFileIO
+from pyiceberg.io import FileIO
+from pyiceberg.io.pyarrow import ArrowScan, PyArrowFile, PyArrowFileIO, schema_to_pyarrow
 from pyiceberg.manifest import ManifestEntry
+from pyiceberg.schema import Schema, assign_fresh_schema_ids
 from pyiceberg.table import FileScanTask, ManifestGroupPlanner
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
+from sqlalchemy.exc import SQLAlchemyError
 
-__all__ = ["PotluckCatalog", "Recorder", "plan_in_order", "recording"]
+from potluck.connectors._arrow import request_keys
+from potluck.connectors.base import ReadRequest
+
+__all__ = [
+    "DRIVER_ERRORS",
+    "ArrowScan",
+    "Catalog",
+    "PotluckCatalog",
+    "Recorder",
+    "contract_field",
+    "plan_in_order",
+    "recording",
+    "restore",
+    "row_filter",
+    "schema_to_pyarrow",
+    "set_schema",
+    "storage",
+]
+
+# pyiceberg's expressions and table updates are pydantic models whose generated
+# signatures (aliases, literal tags) mypy cannot follow: used through Any.
+_expr: Any = importlib.import_module("pyiceberg.expressions")
+_update: Any = importlib.import_module("pyiceberg.table.update")
+_ice: Any = importlib.import_module("pyiceberg.exceptions")
+
+# Everything pyiceberg, SQLAlchemy and the FileIO raise for a failing source (pyiceberg's
+# exceptions share no base class; its conversions raise ValueError/TypeError).
+DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    *(k for n in dir(_ice) if isinstance(k := getattr(_ice, n), type) and issubclass(k, Exception)),
+    SQLAlchemyError,
+    OSError,
+    pa.ArrowException,
+    ValueError,
+    TypeError,
+)
 
 
 class Recorder:
@@ -67,7 +112,7 @@ class _RecordingFileIO(PyArrowFileIO):
         super().__init__(properties)
         self._recorder = recorder
 
-    def new_output(self, location: str) -> OutputFile:
+    def new_output(self, location: str) -> PyArrowFile:
         if self._recorder is not None:
             self._recorder.add(location)
         return super().new_output(location)
@@ -98,3 +143,76 @@ def plan_in_order(
     tasks = list(planner.plan_files(snapshot.manifests(io), manifest_entry_filter=note))
     tasks.sort(key=lambda task: sequence.get(task.file.file_path, 0))  # stable: keeps file order
     return tasks
+
+
+def row_filter(
+    schema: pa.Schema, request: ReadRequest, micros: Callable[[datetime], int]
+) -> BooleanExpression:
+    """The request's keys (``In``) and inclusive window (``>=``/``<=``, in µs) as one expression."""
+    parts: list[Any] = []
+    if request.keys is not None and request.key_column is not None:
+        field = schema.field(request.key_column)
+        values = request_keys(field, request.keys).to_pylist()
+        parts.append(_expr.In(field.name, set(values)))
+    if request.timestamp_column is not None:
+        if request.start is not None:
+            parts.append(_expr.GreaterThanOrEqual(request.timestamp_column, micros(request.start)))
+        if request.end is not None:
+            parts.append(_expr.LessThanOrEqual(request.timestamp_column, micros(request.end)))
+    if not parts:
+        return _expr.AlwaysTrue()  # type: ignore[no-any-return]
+    return parts[0] if len(parts) == 1 else _expr.And(*parts)  # type: ignore[no-any-return]
+
+
+def set_schema(tx: Any, schema: pa.Schema) -> None:
+    """Make ``schema`` the table's current one within ``tx``, unless it already is.
+
+    A replace may change the columns and their types, which Iceberg's schema
+    evolution only allows as promotions: the new schema gets fresh field ids (after
+    the table's last), so old snapshots keep theirs and stay readable."""
+    metadata = tx.table_metadata
+    converted = Catalog._convert_schema_if_needed(schema)
+    current = schema_to_pyarrow(metadata.schema(), include_field_ids=False)
+    if current.equals(schema_to_pyarrow(converted, include_field_ids=False)):
+        return
+    counter = iter(range(metadata.last_column_id + 1, 1 << 31))
+    fresh = assign_fresh_schema_ids(converted, lambda: next(counter))
+    new = Schema(*fresh.fields, schema_id=1 + max(s.schema_id for s in metadata.schemas))
+    tx._apply(
+        (_update.AddSchemaUpdate(schema=new), _update.SetCurrentSchemaUpdate(schema_id=-1)),
+        (_update.AssertCurrentSchemaId(current_schema_id=metadata.current_schema_id),),
+    )
+
+
+def contract_field(field: pa.Field) -> pa.Field:
+    """Iceberg's Arrow types as the contract has them (strings, µs UTC timestamps)."""
+    kind = field.type
+    if pa.types.is_large_string(kind):
+        kind = pa.string()
+    elif pa.types.is_large_binary(kind):
+        kind = pa.binary()
+    elif pa.types.is_timestamp(kind):
+        kind = pa.timestamp("us", "UTC")
+    return pa.field(field.name, kind, field.nullable)
+
+
+def storage(data: pa.Table) -> pa.Table:
+    """What Iceberg stores: null-typed columns as (all-null) strings."""
+    if not any(pa.types.is_null(f.type) for f in data.schema):
+        return data
+    columns = [c.cast(pa.string()) if pa.types.is_null(c.type) else c for c in data.columns]
+    return pa.Table.from_arrays(columns, names=data.column_names)
+
+
+def restore(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
+    """pyiceberg's batch cast to the exact Arrow types written."""
+    arrays = []
+    for field in target:
+        column = batch.column(field.name)
+        if pa.types.is_null(field.type):
+            arrays.append(pa.nulls(batch.num_rows))
+        elif column.type != field.type:
+            arrays.append(column.cast(field.type))
+        else:
+            arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=target)

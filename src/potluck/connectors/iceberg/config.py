@@ -25,9 +25,13 @@ class IcebergConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    catalog: str = Field(default="potluck", min_length=1, description="Catalog name in the SQL tables.")
+    catalog: str = Field(
+        default="potluck", min_length=1, description="Catalog name in the SQL tables."
+    )
     # repr=False: a services URL carries the database password.
-    uri: str = Field(min_length=1, repr=False, description="SQLAlchemy URL of the catalog database.")
+    uri: str = Field(
+        min_length=1, repr=False, description="SQLAlchemy URL of the catalog database."
+    )
     warehouse: str = Field(min_length=1, description="Local folder or s3://bucket/prefix.")
     namespace: str = Field(default="default", min_length=1, description="Namespace of the tables.")
     # Time travel pinned in the profile: reads see this snapshot (or the one current
@@ -49,7 +53,9 @@ class IcebergConfig(BaseModel):
     def _check_uri(cls, value: str) -> str:
         scheme = urlsplit(value).scheme
         if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
-            raise ValueError("uri must be a SQLAlchemy URL: sqlite:///... or postgresql+psycopg://...")
+            raise ValueError(
+                "uri must be a SQLAlchemy URL: sqlite:///... or postgresql+psycopg://..."
+            )
         return value
 
     @field_validator("namespace")

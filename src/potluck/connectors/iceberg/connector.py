@@ -40,7 +40,6 @@ from pydantic import BaseModel
 from potluck.connectors._arrow import (
     conform,
     driver_errors,
-    request_keys,
     resolve,
     schema_from_ipc,
     schema_to_ipc,
@@ -65,16 +64,6 @@ def _glue() -> Any:
     except ImportError as exc:
         raise DriverMissingError("pyiceberg", _INSTALL, "the iceberg connector") from exc
     return _catalog
-
-
-def _driver_errors() -> tuple[type[Exception], ...]:
-    """Everything pyiceberg, SQLAlchemy and the FileIO raise for a failing source."""
-    import pyiceberg.exceptions as ice
-    from sqlalchemy.exc import SQLAlchemyError
-
-    kinds = [getattr(ice, n) for n in dir(ice) if n[0].isupper()]
-    driver = tuple(k for k in kinds if isinstance(k, type) and issubclass(k, Exception))
-    return (*driver, SQLAlchemyError, OSError, pa.ArrowException, ValueError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -110,9 +99,7 @@ class IcebergConnector(Connector):
     @contextmanager
     def _errors(self) -> Iterator[None]:
         """Driver errors leave as SourceError naming this source and the catalog."""
-        glue = _glue()  # the install hint comes first
-        del glue
-        with driver_errors(self._where_error, *_driver_errors()):
+        with driver_errors(self._where_error, *_glue().DRIVER_ERRORS):
             yield
 
     def _where_error(self, detail: str, schema: bool = False) -> Any:
@@ -190,12 +177,16 @@ class IcebergConnector(Connector):
             try:
                 return schema_from_ipc(text)
             except (ValueError, pa.ArrowException) as exc:
-                raise self._error(f"corrupt {ARROW_SCHEMA} of '{tbl.name()[-1]}': {exc}", True) from exc
-        from pyiceberg.io.pyarrow import schema_to_pyarrow
-
-        schema = tbl.schema() if snapshot is None else tbl.schemas().get(snapshot.schema_id, tbl.schema())
-        raw = schema_to_pyarrow(schema, include_field_ids=False)
-        return pa.schema([_contract_field(f) for f in raw])
+                raise self._error(
+                    f"corrupt {ARROW_SCHEMA} of '{tbl.name()[-1]}': {exc}", True
+                ) from exc
+        schema = (
+            tbl.schema()
+            if snapshot is None
+            else tbl.schemas().get(snapshot.schema_id, tbl.schema())
+        )
+        raw = _glue().schema_to_pyarrow(schema, include_field_ids=False)
+        return pa.schema([_glue().contract_field(f) for f in raw])
 
     def snapshots(self, table: str) -> list[tuple[int, datetime]]:
         """The table's snapshots, oldest first: (snapshot id, commit time, UTC)."""
@@ -220,11 +211,11 @@ class IcebergConnector(Connector):
             arrow = self._arrow_schema(tbl, snapshot)
             names = resolve(arrow, request, self._error)
             target = pa.schema([arrow.field(n) for n in names])
-            row_filter = _row_filter(arrow, request)
+            glue = _glue()
+            row_filter = glue.row_filter(arrow, request, _micros)
             fetch = tuple(names) if names else tuple(arrow.names[:1])
             tasks: tuple[Any, ...] = ()
             if snapshot is not None and fetch:
-                glue = _glue()
                 metadata = tbl.metadata
                 tasks = tuple(glue.plan_in_order(metadata, tbl.io, snapshot, row_filter))
             return Plan(tbl, snapshot, target, fetch, row_filter, tasks)
@@ -263,30 +254,26 @@ class IcebergConnector(Connector):
         """Batches in the contract's types, file by file in commit order."""
         if not plan.tasks:
             return
-        from pyiceberg.io.pyarrow import ArrowScan
-
+        glue = _glue()
         with self._errors():
             tbl = plan.table
             projected = tbl.scan(
                 selected_fields=plan.fetch,
                 snapshot_id=plan.snapshot.snapshot_id,
             ).projection()
-            reader = ArrowScan(tbl.metadata, tbl.io, projected, plan.row_filter, True, None)
+            reader = glue.ArrowScan(tbl.metadata, tbl.io, projected, plan.row_filter, True, None)
             for task in plan.tasks:  # one file in memory at a time, in commit order
                 for batch in reader.to_record_batches([task]):
                     if batch.num_rows:  # zero-column reads count the fetched column's rows
-                        yield _restore(batch, plan.target) if plan.target.names else batch
+                        yield glue.restore(batch, plan.target) if plan.target.names else batch
 
     # -- writes -----------------------------------------------------------------------
 
     def _check_writable(self, data: pa.Table) -> None:
         super()._check_writable(data)
         glue = _glue()
-        del glue
-        from pyiceberg.catalog import Catalog
-
         try:
-            Catalog._convert_schema_if_needed(_storage(data).schema)
+            glue.Catalog._convert_schema_if_needed(glue.storage(data).schema)
         except (ValueError, TypeError, pa.ArrowException) as exc:
             raise self._error(f"Iceberg cannot store this data: {exc}", True) from exc
 
@@ -305,7 +292,9 @@ class IcebergConnector(Connector):
                 raise
         return int(data.num_rows)
 
-    def _commit(self, catalog: Any, ident: tuple[str, str], data: pa.Table, mode: WriteMode) -> None:
+    def _commit(
+        self, catalog: Any, ident: tuple[str, str], data: pa.Table, mode: WriteMode
+    ) -> None:
         from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
 
         catalog.create_namespace_if_not_exists(ident[0])
@@ -326,24 +315,29 @@ class IcebergConnector(Connector):
                 tx = tbl.transaction()
             else:
                 tx = tbl.transaction()
-                _set_schema(tx, _storage(data).schema)
+                _glue().set_schema(tx, _glue().storage(data).schema)
                 tx.set_properties({ARROW_SCHEMA: schema_to_ipc(data.schema)})
             summary = {ARROW_SCHEMA: schema_to_ipc(data.schema)}
             if mode == "append":
-                tx.append(_storage(data), snapshot_properties=summary)
+                tx.append(_glue().storage(data), snapshot_properties=summary)
             else:
-                tx.overwrite(_storage(data), snapshot_properties=summary)
+                tx.overwrite(_glue().storage(data), snapshot_properties=summary)
             tx.commit_transaction()
             return
 
     def _create(self, catalog: Any, ident: tuple[str, str], data: pa.Table) -> None:
         """The table, its schema and its first snapshot in one catalog commit."""
         ipc = schema_to_ipc(data.schema)
-        location = f"{self.config.warehouse_url}/{quote(ident[0], safe='')}.db/{quote(ident[1], safe='')}"
-        tx = catalog.create_table_transaction(
-            ident, schema=_storage(data).schema, location=location, properties={ARROW_SCHEMA: ipc}
+        location = (
+            f"{self.config.warehouse_url}/{quote(ident[0], safe='')}.db/{quote(ident[1], safe='')}"
         )
-        tx.append(_storage(data), snapshot_properties={ARROW_SCHEMA: ipc})
+        tx = catalog.create_table_transaction(
+            ident,
+            schema=_glue().storage(data).schema,
+            location=location,
+            properties={ARROW_SCHEMA: ipc},
+        )
+        tx.append(_glue().storage(data), snapshot_properties={ARROW_SCHEMA: ipc})
         tx.commit_transaction()
 
     def _undo(self, catalog: Any, ident: tuple[str, str], written: list[str]) -> None:
@@ -380,86 +374,5 @@ class IcebergConnector(Connector):
                 catalog.engine.dispose()
 
 
-def _contract_field(field: pa.Field) -> pa.Field:
-    """Iceberg's Arrow types as the contract has them (strings, µs UTC timestamps)."""
-    kind = field.type
-    if pa.types.is_large_string(kind):
-        kind = pa.string()
-    elif pa.types.is_large_binary(kind):
-        kind = pa.binary()
-    elif pa.types.is_timestamp(kind):
-        kind = pa.timestamp("us", "UTC")
-    return pa.field(field.name, kind, field.nullable)
-
-
-def _storage(data: pa.Table) -> pa.Table:
-    """What Iceberg stores: null-typed columns as (all-null) strings."""
-    if not any(pa.types.is_null(f.type) for f in data.schema):
-        return data
-    columns = [c.cast(pa.string()) if pa.types.is_null(c.type) else c for c in data.columns]
-    return pa.Table.from_arrays(columns, names=data.column_names)
-
-
-def _restore(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
-    """pyiceberg's batch cast to the exact Arrow types written."""
-    arrays = []
-    for field in target:
-        column = batch.column(field.name)
-        if pa.types.is_null(field.type):
-            arrays.append(pa.nulls(batch.num_rows))
-        elif column.type != field.type:
-            arrays.append(column.cast(field.type))
-        else:
-            arrays.append(column)
-    return pa.RecordBatch.from_arrays(arrays, schema=target)
-
-
-def _row_filter(schema: pa.Schema, request: ReadRequest) -> Any:
-    """The request's keys and inclusive window as a pyiceberg expression (pushed down)."""
-    from pyiceberg.expressions import (
-        AlwaysTrue,
-        And,
-        GreaterThanOrEqual,
-        In,
-        LessThanOrEqual,
-    )
-
-    parts: list[Any] = []
-    if request.keys is not None and request.key_column is not None:
-        field = schema.field(request.key_column)
-        values = request_keys(field, request.keys).to_pylist()
-        parts.append(In(field.name, set(values)))
-    if request.timestamp_column is not None:
-        if request.start is not None:
-            parts.append(GreaterThanOrEqual(request.timestamp_column, _micros(request.start)))
-        if request.end is not None:
-            parts.append(LessThanOrEqual(request.timestamp_column, _micros(request.end)))
-    if not parts:
-        return AlwaysTrue()
-    return parts[0] if len(parts) == 1 else And(*parts)
-
-
 def _micros(moment: datetime) -> int:
     return (utc(moment) - _EPOCH) // _US
-
-
-def _set_schema(tx: Any, schema: pa.Schema) -> None:
-    """Make ``schema`` the table's current one in ``tx`` (fresh field ids), unless it already is."""
-    from pyiceberg.catalog import Catalog
-    from pyiceberg.io.pyarrow import schema_to_pyarrow
-    from pyiceberg.schema import Schema, assign_fresh_schema_ids
-    from pyiceberg.table.update import AddSchemaUpdate, AssertCurrentSchemaId, SetCurrentSchemaUpdate
-
-    metadata = tx.table_metadata
-    current = schema_to_pyarrow(metadata.schema(), include_field_ids=False)
-    wanted = schema_to_pyarrow(Catalog._convert_schema_if_needed(schema), include_field_ids=False)
-    if current.equals(wanted):
-        return
-    counter = iter(range(metadata.last_column_id + 1, 1 << 31))
-    fresh = assign_fresh_schema_ids(Catalog._convert_schema_if_needed(schema), lambda: next(counter))
-    schema_id = 1 + max(s.schema_id for s in metadata.schemas)
-    new = Schema(*fresh.fields, schema_id=schema_id)
-    tx._apply(
-        (AddSchemaUpdate(schema=new), SetCurrentSchemaUpdate(schema_id=-1)),
-        (AssertCurrentSchemaId(current_schema_id=metadata.current_schema_id),),
-    )
