@@ -52,6 +52,7 @@ __all__ = [
     "PotluckCatalog",
     "Recorder",
     "contract_field",
+    "ensure_bucket",
     "plan_in_order",
     "recording",
     "restore",
@@ -216,3 +217,31 @@ def restore(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
         else:
             arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def ensure_bucket(properties: dict[str, Any], warehouse: str) -> None:
+    """Create an ``s3://`` warehouse's bucket if absent (as the s3 connector does on first write).
+
+    pyiceberg's FileIO never creates buckets; without this the first write to a fresh
+    MinIO/moto endpoint fails on its first data file."""
+    from urllib.parse import urlsplit
+
+    from pyarrow import fs
+
+    io = PyArrowFileIO(properties)
+    s3 = io.fs_by_scheme("s3", urlsplit(warehouse).netloc)
+    bucket = urlsplit(warehouse).netloc
+    if s3.get_file_info(bucket).type == fs.FileType.NotFound:
+        fs.S3FileSystem(**_s3_args(properties)).create_dir(bucket)
+
+
+def _s3_args(properties: dict[str, Any]) -> dict[str, Any]:
+    args: dict[str, Any] = {"region": properties.get("s3.region"), "allow_bucket_creation": True}
+    if "s3.access-key-id" in properties:
+        args["access_key"] = properties["s3.access-key-id"]
+        args["secret_key"] = properties.get("s3.secret-access-key")
+    if "s3.endpoint" in properties:
+        scheme, _, netloc = str(properties["s3.endpoint"]).partition("://")
+        args["endpoint_override"] = netloc
+        args["scheme"] = scheme
+    return args

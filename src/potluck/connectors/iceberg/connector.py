@@ -284,6 +284,9 @@ class IcebergConnector(Connector):
         ident = self._ident(table)
         catalog = self._catalog_for(create=True)
         glue = _glue()
+        if self.config.on_s3:
+            with self._errors():
+                glue.ensure_bucket(self.config.catalog_properties(), self.config.warehouse_url)
         with self._errors(), glue.recording() as recorder:
             try:
                 self._commit(catalog, ident, data, mode)
