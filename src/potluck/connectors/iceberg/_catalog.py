@@ -22,6 +22,7 @@ the exact types written).
 from __future__ import annotations
 
 import importlib
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ __all__ = [
     "Recorder",
     "contract_field",
     "ensure_bucket",
+    "has_uint64",
     "plan_in_order",
     "recording",
     "restore",
@@ -77,6 +79,7 @@ DRIVER_ERRORS: tuple[type[Exception], ...] = (
     pa.ArrowException,
     ValueError,
     TypeError,
+    struct.error,
 )
 
 
@@ -245,3 +248,10 @@ def _s3_args(properties: dict[str, Any]) -> dict[str, Any]:
         args["endpoint_override"] = netloc
         args["scheme"] = scheme
     return args
+
+
+def has_uint64(kind: pa.DataType) -> bool:
+    """``kind`` is, or nests, an unsigned 64-bit integer (Iceberg's long is signed)."""
+    if pa.types.is_uint64(kind):
+        return True
+    return any(has_uint64(kind.field(i).type) for i in range(kind.num_fields))

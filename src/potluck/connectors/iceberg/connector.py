@@ -71,6 +71,7 @@ class Plan:
     """One read, decided: the pinned snapshot, the returned schema, the files to open."""
 
     table: Any  # pyiceberg Table
+    metadata: Any  # its TableMetadata, with the snapshot's schema as the current one
     snapshot: Any  # pyiceberg Snapshot, or None for a table without any
     target: pa.Schema  # what read returns
     fetch: tuple[str, ...]  # the columns asked of pyiceberg (one, for a zero-column read)
@@ -214,11 +215,18 @@ class IcebergConnector(Connector):
             glue = _glue()
             row_filter = glue.row_filter(arrow, request, _micros)
             fetch = tuple(names) if names else tuple(arrow.names[:1])
+            # pyiceberg binds filters to the current schema; an older snapshot may have
+            # another (a replace gives columns fresh ids): plan and read with its own.
+            metadata = tbl.metadata
+            if snapshot is not None and snapshot.schema_id not in (
+                None,
+                metadata.current_schema_id,
+            ):
+                metadata = metadata.model_copy(update={"current_schema_id": snapshot.schema_id})
             tasks: tuple[Any, ...] = ()
             if snapshot is not None and fetch:
-                metadata = tbl.metadata
                 tasks = tuple(glue.plan_in_order(metadata, tbl.io, snapshot, row_filter))
-            return Plan(tbl, snapshot, target, fetch, row_filter, tasks)
+            return Plan(tbl, metadata, snapshot, target, fetch, row_filter, tasks)
 
     def planned_files(self, request: ReadRequest) -> list[str]:
         """The data files a read of ``request`` opens, after statistics pruned the rest."""
@@ -261,7 +269,7 @@ class IcebergConnector(Connector):
                 selected_fields=plan.fetch,
                 snapshot_id=plan.snapshot.snapshot_id,
             ).projection()
-            reader = glue.ArrowScan(tbl.metadata, tbl.io, projected, plan.row_filter, True, None)
+            reader = glue.ArrowScan(plan.metadata, tbl.io, projected, plan.row_filter, True, None)
             for task in plan.tasks:  # one file in memory at a time, in commit order
                 for batch in reader.to_record_batches([task]):
                     if batch.num_rows:  # zero-column reads count the fetched column's rows
@@ -272,6 +280,9 @@ class IcebergConnector(Connector):
     def _check_writable(self, data: pa.Table) -> None:
         super()._check_writable(data)
         glue = _glue()
+        unsigned = [f.name for f in data.schema if glue.has_uint64(f.type)]
+        if unsigned:  # pyiceberg would take them as long and fail on values >= 2**63
+            raise self._error(f"Iceberg has no unsigned 64-bit type: columns {unsigned}", True)
         try:
             glue.Catalog._convert_schema_if_needed(glue.storage(data).schema)
         except (ValueError, TypeError, pa.ArrowException) as exc:
