@@ -27,6 +27,7 @@ refuse writes). :meth:`IcebergConnector.snapshots` lists a table's history.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -334,8 +335,10 @@ class IcebergConnector(Connector):
             summary = {ARROW_SCHEMA: schema_to_ipc(data.schema)}
             if mode == "append":
                 tx.append(_glue().storage(data), snapshot_properties=summary)
-            else:
-                tx.overwrite(_glue().storage(data), snapshot_properties=summary)
+            else:  # replacing an empty table deletes nothing: pyiceberg warns, needlessly
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "Delete operation did not match")
+                    tx.overwrite(_glue().storage(data), snapshot_properties=summary)
             tx.commit_transaction()
             return
 
