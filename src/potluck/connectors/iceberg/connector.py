@@ -10,8 +10,9 @@ read comes from that snapshot, so a commit landing mid-read is never half seen
 files before any is opened, and the Arrow reader filters rows inside the rest.
 :meth:`IcebergConnector.planned_files` shows which files a request would read.
 
-Writes are one Iceberg commit each: ``replace`` an overwrite snapshot (with a new
-schema when the data's differs), ``append`` an append snapshot; the namespace and
+Writes are one catalog commit each: ``replace`` an overwrite (pyiceberg records it
+as a delete and an append snapshot, committed together; a new schema when the data's
+differs), ``append`` an append snapshot; the namespace and
 the table are created on the first write, in the same commit as its data. A write
 refused or failed leaves the table at its last snapshot, and the files it wrote are
 deleted once the catalog shows the commit did not land. Iceberg has no unsigned
