@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "mssql": "potluck.connectors.mssql.connector:MssqlConnector",
     "postgres": "potluck.connectors.postgres.connector:PostgresConnector",
     "s3": "potluck.connectors.s3.connector:S3Connector",
+    "iceberg": "potluck.connectors.iceberg.connector:IcebergConnector",
 }
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from potluck.connectors import Connector, open_connector
 
-KINDS = ["sqlite", "parquet", "jsonl"]
+KINDS = ["sqlite", "parquet", "jsonl", "iceberg"]
 SOURCE = "clinical_measurements"
 TS = pa.timestamp("us", "UTC")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -27,6 +27,8 @@ def options_for(kind: str, base: Path) -> dict[str, Any]:
     """Plain profile options pointing a connector of ``kind`` into ``base``."""
     if kind == "sqlite":
         return {"path": str(base / "potluck.db")}
+    if kind == "iceberg":  # SQLite catalog, local warehouse folder
+        return {"uri": f"sqlite:///{base / 'catalog.db'}", "warehouse": str(base / "warehouse")}
     return {"root": str(base / kind)}
 
 

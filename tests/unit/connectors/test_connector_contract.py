@@ -1,7 +1,7 @@
-"""The connector contract, run against every embedded kind (sqlite, parquet, jsonl).
+"""The connector contract, run against every embedded kind (sqlite, parquet, jsonl, iceberg).
 
 tests/integration/connectors/ runs these same functions against real servers
-(postgres, s3)."""
+(postgres, s3, iceberg on PostgreSQL + S3)."""
 
 from __future__ import annotations
 
@@ -256,6 +256,17 @@ def _break_the_next_write(kind: str, monkeypatch: pytest.MonkeyPatch) -> pa.Tabl
     if kind == "postgres":
         # PostgreSQL refuses NUL in text: COPY fails on row 2, after the new table exists.
         return pa.table({"id": ["fine", "not\x00fine"]})
+    if kind == "iceberg":
+        # Data files, manifests and the new metadata file are written; then the catalog
+        # database fails to record the commit (a full disk): nothing may be left behind.
+        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.orm import Session
+
+        def disk_full(self: Session) -> None:
+            raise OperationalError("UPDATE iceberg_tables", {}, OSError(28, "disk full"))
+
+        monkeypatch.setattr(Session, "commit", disk_full)
+        return pa.table({"id": [1, 2, 3]})
     if kind in ("parquet", "s3"):
         import pyarrow.parquet as pq
 
@@ -451,7 +462,8 @@ def test_a_scan_streams_what_a_read_returns(
     connector.write("many", _many_rows(1500))
     request = ReadRequest("many", lean=True, **request_args)
     batches = connector.scan(request)
-    streams = type(connector).__name__ in ("ParquetConnector", "S3Connector", "JsonlConnector")
+    streaming = ("ParquetConnector", "S3Connector", "JsonlConnector", "IcebergConnector")
+    streams = type(connector).__name__ in streaming
     assert (batches is not None) == streams
     if batches is None:
         return
