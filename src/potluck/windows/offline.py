@@ -45,7 +45,7 @@ _LD = np.longdouble  # 64-bit mantissa on x86-64: ~3 more decimal digits for pre
 def micros(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(int64 microseconds since the epoch, validity). Naive timestamps count as UTC."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_date(arr.type):
+    if pa.types.is_date(arr.type) or pa.types.is_null(arr.type):
         arr = arr.cast(pa.timestamp("us"))
     if not pa.types.is_timestamp(arr.type):
         raise ValueError(f"expected a timestamp column, got {arr.type}")
