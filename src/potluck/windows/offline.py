@@ -394,8 +394,10 @@ def compute(
     hi = np.searchsorted(composite, ordinal.query(en_codes, en_t), "right")
     hi = np.where(usable, hi, 0)
     out = entity_rows
+    lows: dict[int, np.ndarray] = {}  # features sharing a window share its range starts
     for f in features:
-        lo = np.searchsorted(composite, ordinal.query(en_codes, en_t - f.window_us), "right")
-        lo = np.where(usable, lo, 0)
-        out = out.append_column(f.name, _feature(ev, f, lo, hi, en_codes, en_t))
+        if f.window_us not in lows:
+            lo = np.searchsorted(composite, ordinal.query(en_codes, en_t - f.window_us), "right")
+            lows[f.window_us] = np.where(usable, lo, 0)
+        out = out.append_column(f.name, _feature(ev, f, lows[f.window_us], hi, en_codes, en_t))
     return out

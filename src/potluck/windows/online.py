@@ -44,6 +44,7 @@ booleans (temporal columns are read as integer microseconds).
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 import math
 import operator
@@ -138,23 +139,32 @@ def _new(
 
 
 def _dump(state: State) -> bytes:
-    text = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    """Canonical bytes: exact sums as [numerator, denominator], sets as sorted lists."""
+    bodies = {}
+    for name, body in state["body"].items():
+        body = dict(body)
+        for field in ("s1", "s2"):
+            if field in body:
+                body[field] = [body[field].numerator, body[field].denominator]
+        if "set" in body:
+            body["set"] = sorted(body["set"])
+        bodies[name] = body
+    text = json.dumps({**state, "body": bodies}, sort_keys=True, separators=(",", ":"))
     return zlib.compress(text.encode(), 6)
 
 
 def _load(blob: bytes) -> State:
+    """The in-memory form of :func:`_dump`'s bytes (Fractions and sets back)."""
     state: State = json.loads(zlib.decompress(blob))
     if state.get("v") != _VERSION:
         raise ValueError(f"unknown window state version {state.get('v')!r}")
+    for body in state["body"].values():
+        for field in ("s1", "s2"):
+            if field in body:
+                body[field] = Fraction(*body[field])
+        if "set" in body:
+            body["set"] = set(body["set"])
     return state
-
-
-def _frac(pair: list[int]) -> Fraction:
-    return Fraction(pair[0], pair[1])
-
-
-def _pair(x: Fraction) -> list[int]:
-    return [x.numerator, x.denominator]
 
 
 # --------------------------------------------------------------------------- folding
@@ -165,16 +175,14 @@ def _fold_body(body: dict[str, Any], f: WindowFeature, t: int, v: Any) -> None:
     if fn in ("sum", "mean", "stddev"):
         x = Fraction(v)
         body["float"] = body.get("float", False) or isinstance(v, float)
-        body["s1"] = _pair(_frac(body.get("s1", [0, 1])) + x)
+        body["s1"] = body.get("s1", Fraction(0)) + x
         if fn == "stddev":
-            body["s2"] = _pair(_frac(body.get("s2", [0, 1])) + x * x)
+            body["s2"] = body.get("s2", Fraction(0)) + x * x
     elif fn in ("min", "max"):
         old = body.get("v")
         body["v"] = v if old is None else (min(old, v) if fn == "min" else max(old, v))
     elif fn == "count_distinct":
-        values = set(body.get("set", []))
-        values.add(v)
-        body["set"] = sorted(values)
+        body.setdefault("set", set()).add(v)
     elif fn in ("last", "time_since_last") and t >= body.get("t", t):
         body["t"], body["v"] = t, v  # ties: the later input wins, as offline
 
@@ -272,7 +280,7 @@ def build_states(
         if any(k is None for k in key):
             continue
         if key not in states:
-            states[key] = json.loads(json.dumps(template))  # a deep copy
+            states[key] = copy.deepcopy(template)
         _fold(states[key], features, t, row)
     return {key: _dump(s) for key, s in states.items()}
 
@@ -320,14 +328,14 @@ def _value(f: WindowFeature, body: dict[str, Any], picked: list[tuple[int, Any]]
         return len(set(body.get("set", [])) | set(values))
     if fn in ("sum", "mean", "stddev"):
         is_float = body.get("float", False) or any(isinstance(v, float) for v in values)
-        s1 = _frac(body.get("s1", [0, 1])) + sum((Fraction(v) for v in values), Fraction(0))
+        s1 = body.get("s1", Fraction(0)) + sum((Fraction(v) for v in values), Fraction(0))
         if fn == "sum":
             return float(s1) if is_float else int(s1)
         if fn == "mean":
             return float(s1 / n) if n else None
         if n < 2:
             return None
-        s2 = _frac(body.get("s2", [0, 1])) + sum((Fraction(v) ** 2 for v in values), Fraction(0))
+        s2 = body.get("s2", Fraction(0)) + sum((Fraction(v) ** 2 for v in values), Fraction(0))
         return math.sqrt(float((n * s2 - s1 * s1) / (n * (n - 1))))
     if not n:
         return None
