@@ -66,6 +66,9 @@ def _codes(events: pa.Table, entity: pa.Table, keys: Sequence[str]) -> np.ndarra
         idx = np.asarray(pc.fill_null(enc.indices.cast(pa.int64()), -1).to_numpy(), _I64)
         both = (codes >= 0) & (idx >= 0)
         combined = np.where(both, codes * max(len(enc.dictionary), 1) + idx, -1)
+        if len(keys) == 1:
+            codes = combined  # dictionary indices are dense already
+            break
         # re-densify so the next key column's product cannot overflow
         _, dense = np.unique(combined, return_inverse=True)
         codes = np.where(both, dense.reshape(-1) - int((combined < 0).any()), -1).astype(_I64)
@@ -355,6 +358,15 @@ def _min_max(ev: _Events, f: WindowFeature, lo: np.ndarray, hi: np.ndarray) -> p
     return storage.cast(typ) if storage.type != typ else storage
 
 
+def _search(sorted_values: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``searchsorted(..., "right")`` with the needles sorted first: neighbouring
+    needles then probe neighbouring memory (about 2x faster for large random input)."""
+    order = np.argsort(needles)
+    out = np.empty(len(needles), dtype=_I64)
+    out[order] = np.searchsorted(sorted_values, needles[order], "right")
+    return out
+
+
 def compute(
     events: pa.Table,
     key_columns: str | Sequence[str],
@@ -391,13 +403,13 @@ def compute(
     table = events.select(sorted(needed)).take(rows)
     ev = _Events(table, ev_codes[rows], ev_t[rows], n_keys)
     usable = (en_codes >= 0) & en_valid
-    hi = np.searchsorted(composite, ordinal.query(en_codes, en_t), "right")
+    hi = _search(composite, ordinal.query(en_codes, en_t))
     hi = np.where(usable, hi, 0)
     out = entity_rows
     lows: dict[int, np.ndarray] = {}  # features sharing a window share its range starts
     for f in features:
         if f.window_us not in lows:
-            lo = np.searchsorted(composite, ordinal.query(en_codes, en_t - f.window_us), "right")
+            lo = _search(composite, ordinal.query(en_codes, en_t - f.window_us))
             lows[f.window_us] = np.where(usable, lo, 0)
         out = out.append_column(f.name, _feature(ev, f, lows[f.window_us], hi, en_codes, en_t))
     return out
