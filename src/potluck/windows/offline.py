@@ -21,7 +21,8 @@ keys or rows. Each function is then answered over the ranges:
 * last / time_since_last: the latest qualifying position ``<= hi - 1`` (a running
   maximum of qualifying indices), if it is ``>= lo``.
 
-Empty-window values and null handling are those of :mod:`potluck.windows.spec`.
+The min/max and distinct structures live in :mod:`potluck.windows.ranges`. Empty-window
+values and null handling are those of :mod:`potluck.windows.spec`.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from potluck.windows.ranges import distinct_in_ranges, range_reduce
 from potluck.windows.spec import Filter, WindowFeature
 
 __all__ = ["compute", "filter_mask", "micros"]
 
-_BLOCK = 32  # min/max block size: in-block ranges cost one vectorized pass per slot
 _I64 = np.int64
 _LD = np.longdouble  # 64-bit mantissa on x86-64: ~3 more decimal digits for prefix sums
 
@@ -120,72 +121,6 @@ def filter_mask(table: pa.Table, filters: Sequence[Filter]) -> np.ndarray:
             res = pc.call_function(fn[f.op], [col, pa.scalar(f.value, type=col.type)])
         mask &= np.asarray(pc.fill_null(res, False).to_numpy(zero_copy_only=False), bool)
     return mask
-
-
-def _range_reduce(vals: np.ndarray, lo: np.ndarray, hi: np.ndarray, op: Any, fill: Any) -> Any:
-    """``op``-reduction (np.minimum / np.maximum) of ``vals[lo:hi]`` per query;
-    ``fill`` (the identity) where the range is empty."""
-    out = np.full(len(lo), fill, dtype=vals.dtype)
-    q = np.flatnonzero(hi > lo)
-    if not len(q):
-        return out
-    nb = -(-len(vals) // _BLOCK)
-    blocks = np.full(nb * _BLOCK, fill, dtype=vals.dtype)
-    blocks[: len(vals)] = vals
-    grid = blocks.reshape(nb, _BLOCK)
-    pre = op.accumulate(grid, axis=1).reshape(-1)
-    suf = op.accumulate(grid[:, ::-1], axis=1)[:, ::-1].reshape(-1)
-    table = [suf[::_BLOCK]]  # level k: reduction of blocks [i, i + 2^k)
-    while 2 ** len(table) <= nb:
-        half = 2 ** (len(table) - 1)
-        table.append(op(table[-1][:-half], table[-1][half:]))
-    left, right = lo[q], hi[q] - 1  # inclusive
-    bl, br = left // _BLOCK, right // _BLOCK
-    res = np.full(len(q), fill, dtype=vals.dtype)
-    same = bl == br
-    # one block: scan its slots, clamped to the range (repeats change no min/max)
-    s_left, s_right = left[same], right[same]
-    acc = vals[s_left]
-    for j in range(1, _BLOCK):
-        acc = op(acc, vals[np.minimum(s_left + j, s_right)])
-    res[same] = acc
-    far = ~same
-    acc = op(suf[left[far]], pre[right[far]])
-    inner_l, inner_r = bl[far] + 1, br[far]  # whole blocks [inner_l, inner_r)
-    length = inner_r - inner_l
-    level = np.zeros(len(length), dtype=_I64)
-    has = length > 0
-    level[has] = np.floor(np.log2(length[has])).astype(_I64)
-    for k in np.unique(level[has]):
-        m = has & (level == k)
-        span = op(table[k][inner_l[m]], table[k][inner_r[m] - 2**k])
-        acc[m] = op(acc[m], span)
-    res[far] = acc
-    out[q] = res
-    return out
-
-
-def _distinct(prev: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """#{i in [a, b): prev[i] < a} per query, via #{i < b: prev[i] < a} - a.
-
-    The prefix [0, b) splits into aligned blocks of 2^j (one per set bit of b); level
-    j's entries are sorted by (block, prev) in one int64 array, so each block's count
-    of ``prev < a`` is one searchsorted for all queries at once."""
-    m = len(prev)
-    width = m + 2
-    y = prev + 1  # in [0, m]
-    idx = np.arange(m, dtype=_I64)
-    out = np.zeros(len(a), dtype=_I64)
-    j = 0
-    while (1 << j) <= m:
-        bit = ((b >> j) & 1).astype(bool)
-        if bit.any():
-            keys = np.sort((idx >> j) * width + y)
-            block = (b[bit] >> j) - 1
-            found = np.searchsorted(keys, block * width + a[bit] + 1, "left")
-            out[bit] += found - block * (1 << j)
-        j += 1
-    return out - a
 
 
 def _prefix(x: np.ndarray, dtype: Any) -> np.ndarray:
@@ -308,7 +243,7 @@ def _feature(
             return out
 
         p = ev.cached(("prev", f.column, f.filter), prev)
-        return pa.array(_distinct(p, c[lo], c[hi]), pa.int64())
+        return pa.array(distinct_in_ranges(p, c[lo], c[hi]), pa.int64())
     # last / time_since_last: the latest qualifying event at or before hi - 1
     latest = ev.cached(
         ("latest", f.column, f.filter),
@@ -348,7 +283,7 @@ def _min_max(ev: _Events, f: WindowFeature, lo: np.ndarray, hi: np.ndarray) -> p
     vals = np.where(m, x, fill).astype(x.dtype)
     c = ev.count_prefix(f)
     empty = (c[hi] - c[lo]) == 0
-    out = _range_reduce(vals, lo, hi, op, fill)
+    out = range_reduce(vals, lo, hi, op, fill)
     if not numeric:
         uniq = pc.unique(col.drop_null()).sort()
         return uniq.take(pa.array(np.where(empty, 0, out), mask=empty))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from potluck.windows.offline import _distinct, _range_reduce
+from potluck.windows.ranges import distinct_in_ranges, range_reduce
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -18,7 +18,7 @@ def test_range_reduce_matches_direct(seed: int, op: np.ufunc) -> None:
     lo = rng.integers(0, n + 1, 2000)
     hi = np.minimum(lo + rng.geometric(1 / (1 + rng.integers(1, 600)), 2000) - 1, n)
     fill = np.iinfo(np.int64).max if op is np.minimum else np.iinfo(np.int64).min
-    got = _range_reduce(vals, lo, hi, op, fill)
+    got = range_reduce(vals, lo, hi, op, fill)
     want = [op.reduce(vals[a:b]) if b > a else fill for a, b in zip(lo, hi, strict=True)]
     assert got.tolist() == want
 
@@ -35,6 +35,6 @@ def test_distinct_matches_direct(seed: int) -> None:
         last[v] = i
     a = rng.integers(0, n + 1, 2000)
     b = np.minimum(a + rng.integers(0, n + 1, 2000), n)
-    got = _distinct(prev, a.astype(np.int64), b.astype(np.int64))
+    got = distinct_in_ranges(prev, a.astype(np.int64), b.astype(np.int64))
     want = [len(set(values[x:y].tolist())) for x, y in zip(a, b, strict=True)]
     assert got.tolist() == want
