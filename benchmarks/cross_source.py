@@ -196,8 +196,12 @@ def prepare(work: Path, settings: dict[str, Any], patients: int, rows: int) -> d
     Feast DuckDB repo over them; the entity frame. Returns what the run needs."""
     import pyarrow.parquet as pq
 
+    from potluck.domains.healthcare.deployment import DEPLOYMENT
     from potluck.features.repo import FeatureRepo
-    from potluck.profiles import ENGINEERED_SOURCES, LOGICAL_SOURCES, create_database
+    from potluck.profiles import create_database
+
+    LOGICAL_SOURCES = DEPLOYMENT.loaded_sources
+    ENGINEERED_SOURCES = DEPLOYMENT.engineered_sources
     from potluck.settings import Settings
     from potluck.workflows.data import read_source_table, seed
 

@@ -50,7 +50,9 @@ REDIS_DB = {"potluck": 1, "feast": 2}
 
 # --------------------------------------------------------------------------- setup
 def base_settings(home: Path, sources: str) -> Any:
-    from potluck.profiles import LOGICAL_SOURCES
+    from potluck.domains.healthcare.deployment import DEPLOYMENT
+
+    LOGICAL_SOURCES = DEPLOYMENT.loaded_sources
     from potluck.settings import Settings, SourceOverride
 
     if sources == "embedded":

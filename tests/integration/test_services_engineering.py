@@ -7,12 +7,16 @@ from pathlib import Path
 import pytest
 
 from potluck.devservices import Server
+from potluck.domains.healthcare.deployment import DEPLOYMENT
 from potluck.domains.healthcare.deployment import engineer as compute
 from potluck.domains.healthcare.deployment import snapshots as snapshot_times
-from potluck.profiles import ENGINEERED_SOURCES, LOGICAL_SOURCES, source_bindings
+from potluck.profiles import source_bindings
 from potluck.settings import SourceOverride
 from potluck.workflows import data
 from tests.integration.services_harness import AS_OF, SEED, services_settings
+
+LOGICAL_SOURCES = DEPLOYMENT.loaded_sources
+ENGINEERED_SOURCES = DEPLOYMENT.engineered_sources
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("services")]
 

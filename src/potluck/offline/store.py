@@ -36,6 +36,7 @@ from potluck.offline.job import FederatedRetrievalJob
 from potluck.offline.pit_join import latest_per_key, point_in_time_join
 from potluck.offline.pull import pull_view_slice, read_source
 from potluck.offline.source import PotluckSource
+from potluck.offline.windowed import is_windowed, window_columns
 
 __all__ = ["FederatedOfflineStore", "FederatedOfflineStoreConfig"]
 
@@ -96,15 +97,24 @@ class FederatedOfflineStore(OfflineStore):
                 start = end = datetime.now().astimezone()
             else:
                 start, end = frame.min_time, frame.max_time
+            windowed = [g for g in groups if is_windowed(g[0])]
             slices = [
                 pull_view_slice(config, view, names, outputs, frame.table, start, end)
                 for view, names, outputs in groups
+                if not is_windowed(view)
             ]
             if getattr(config.offline_store, "engine", "duckdb") == "spark":
                 from potluck.offline import spark_join  # pyspark only when asked for
 
-                return spark_join.point_in_time_join(frame.table, frame.timestamp_column, slices)
-            return point_in_time_join(frame.table, frame.timestamp_column, slices)
+                table = spark_join.point_in_time_join(frame.table, frame.timestamp_column, slices)
+            else:
+                table = point_in_time_join(frame.table, frame.timestamp_column, slices)
+            for view, names, outputs in windowed:  # rows in the entity frame's order
+                for name, values in window_columns(
+                    config, view, names, outputs, frame.table, frame.timestamp_column, start, end
+                ):
+                    table = table.append_column(name, values)
+            return table
 
         metadata = RetrievalMetadata(
             features=feature_refs,

@@ -161,7 +161,14 @@ class _Run:
             window_keys,
         )
         from potluck.online.stores import layout_of
+        from potluck.windows.declare import window_features_of
 
+        if window_features_of(view) is not None and self.writer is not None:
+            from potluck.online._windows import materialize_windows
+
+            rows = materialize_windows(self.repo, view, progress)
+            self.on_progress(view.name, rows, rows)
+            return rows
         config = self.repo.config
         source = ViewSource.of(view)
         keys, counts = window_keys(config, source, progress.start, progress.end)

@@ -24,6 +24,7 @@ does not cover (composite keys, renamed projections) go through Feast's
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -114,15 +115,77 @@ def _check(entities: Entities) -> int:
     return lengths.pop()
 
 
+_SPLITS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Any, float]]] = weakref.WeakKeyDictionary()
+_SPLIT_TTL_S = 60.0
+
+
+def _split(
+    repo: FeatureRepo, features: str | Sequence[str]
+) -> tuple[list[str], dict[Any, list[str]], list[str]] | None:
+    """For features with window views: (other refs, window view -> names, output order);
+    None when there is no window feature (cached like the read plans)."""
+    import time
+
+    from potluck.online._windows import windowed_views
+
+    key = features if isinstance(features, str) else tuple(features)
+    entry = _SPLITS.setdefault(repo, {})
+    hit = entry.get(key)
+    if hit is not None and time.monotonic() - hit[1] < _SPLIT_TTL_S:
+        return hit[0]  # type: ignore[no-any-return]
+    resolved = repo.resolve(features)
+    windowed = windowed_views(repo, resolved.refs)
+    split = None
+    if windowed:
+        groups: dict[Any, list[str]] = {}
+        plain = []
+        for ref in resolved.refs:
+            view, _, name = ref.partition(":")
+            if view in windowed:
+                groups.setdefault(windowed[view], []).append(name)
+            else:
+                plain.append(ref)
+        order = [n for n in resolved.names if n not in resolved.pii]
+        split = (plain, groups, order)
+    entry[key] = (split, time.monotonic())
+    return split
+
+
 def _columns(
     repo: FeatureRepo, features: str | Sequence[str], entities: Entities, now: datetime | None
 ) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], ReadPlan | None]:
     """(output names, output columns, found flags, expired rows per feature, plan)."""
-    from potluck.online._plan import plan_for
-
     if not entities:
         raise RequestError("no entity ids given")
-    _check(entities)
+    n = _check(entities)
+    split = _split(repo, features)
+    if split is None:
+        return _plain_columns(repo, features, entities, now)
+    from potluck.online._windows import read_windows
+
+    plain, groups, order = split
+    at = now or datetime.now(UTC)
+    columns: dict[str, list[Any]] = {}
+    found = [False] * n
+    expired: dict[str, set[int]] = {}
+    if plain:
+        _, columns, found, expired, _ = _plain_columns(repo, plain, entities, at)
+    for view, wanted in groups.items():
+        values, seen, stale = read_windows(repo, view, wanted, entities, at)
+        columns.update(values)
+        found = [a or b for a, b in zip(found, seen, strict=True)]
+        old = {i for i, s in enumerate(stale) if s}
+        if old:
+            expired.update({name: set(old) for name in wanted})
+    ordered = [name for name in order if name in columns]
+    return ordered, columns, found, expired, None
+
+
+def _plain_columns(
+    repo: FeatureRepo, features: str | Sequence[str], entities: Entities, now: datetime | None
+) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], ReadPlan | None]:
+    from potluck.online._plan import plan_for
+
     plan = plan_for(repo, features)
     read_at = (now or datetime.now(UTC)).timestamp()
     if plan is not None and set(entities) == {plan.join_key}:

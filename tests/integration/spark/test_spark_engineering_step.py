@@ -10,10 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from potluck.domains.healthcare.deployment import DEPLOYMENT
 from potluck.domains.healthcare.schema import ENGINEERED_SCHEMAS
-from potluck.profiles import ENGINEERED_SOURCES
 from potluck.settings import Settings
 from potluck.workflows.data import engineer_features, read_source_table, seed
+
+ENGINEERED_SOURCES = DEPLOYMENT.engineered_sources
 
 pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.integration]
 

@@ -1,0 +1,155 @@
+"""Window features online: materialize their states and evaluate them at read time.
+
+Materialization anchors every key's state at the run's end ``A`` with the view's
+horizon ``h`` (:func:`potluck.windows.online.build_states` over the events of
+``(A - longest window, A]``). A read at time ``t`` with ``A <= t <= A + h`` returns
+exactly the training-set value for ``t``; outside that range the value is reported
+``expired`` (materialize, or run the stream processor, at least every ``h``).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from potluck.connectors import ReadRequest
+from potluck.windows.declare import horizon_of, window_features_of
+
+if TYPE_CHECKING:
+    from feast import FeatureView
+
+    from potluck.features.repo import FeatureRepo
+    from potluck.online._state import ViewProgress
+    from potluck.online.window_states import WindowStateStore
+
+__all__ = ["materialize_windows", "read_windows", "windowed_views"]
+
+_STORES: weakref.WeakKeyDictionary[Any, WindowStateStore] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def _store(repo: FeatureRepo) -> WindowStateStore:
+    from potluck.online.window_states import open_state_store
+
+    with _LOCK:
+        store = _STORES.get(repo)
+        if store is None:
+            store = _STORES[repo] = open_state_store(repo.config)
+        return store
+
+
+def _keys(view: FeatureView) -> tuple[dict[str, Any], list[str]]:
+    """(join key -> Feast value type, the source columns holding them)."""
+    from potluck.offline.pull import potluck_source
+
+    source = potluck_source(view)
+    reverse = {feature: column for column, feature in source.field_mapping.items()}
+    types = {c.name: c.dtype.to_value_type() for c in view.entity_columns}
+    return types, [reverse.get(k, k) for k in types]
+
+
+def _encoded(view: FeatureView, columns: Mapping[str, Sequence[Any]]) -> list[bytes]:
+    from potluck.online._wire import encode_entity_keys
+
+    types, _ = _keys(view)
+    arrays = {k: pa.array(list(columns[k]), _arrow(types[k])) for k in types}
+    return [b.as_py() for b in encode_entity_keys(arrays, types)]
+
+
+def _arrow(value_type: Any) -> pa.DataType:
+    from feast.type_map import feast_value_type_to_pa
+
+    return feast_value_type_to_pa(value_type)
+
+
+def materialize_windows(repo: FeatureRepo, view: FeatureView, progress: ViewProgress) -> int:
+    """Build and store the states of every key with events in the longest window."""
+    from potluck.offline.pull import potluck_source, read_source
+    from potluck.windows.online import build_states
+
+    config = repo.config
+    specs = window_features_of(view) or []
+    source = potluck_source(view)
+    types, key_columns = _keys(view)
+    needed = sorted({c for f in specs for c in f.columns})
+    longest = max(f.window for f in specs)
+    events = read_source(
+        config,
+        source,
+        ReadRequest(
+            table=source.table,
+            columns=list(dict.fromkeys([*key_columns, source.timestamp_field, *needed])),
+            timestamp_column=source.timestamp_field,
+            start=progress.end - longest,
+            end=progress.end,
+        ),
+    )
+    states = build_states(
+        events, key_columns, source.timestamp_field, specs, progress.end, horizon_of(view)
+    )
+    names = list(types)
+    columns = {n: [key[i] for key in states] for i, n in enumerate(names)}
+    encoded = _encoded(view, columns) if states else []
+    written = _store(repo).write(view.name, dict(zip(encoded, states.values(), strict=True)))
+    progress.done = {0: written}
+    repo.store.registry.apply_materialization(view, config.project, progress.start, progress.end)
+    return written
+
+
+def windowed_views(repo: FeatureRepo, refs: Sequence[str]) -> dict[str, FeatureView]:
+    """The windowed views among ``refs``' views (registry cache)."""
+    names = {r.split(":", 1)[0] for r in refs}
+    out = {}
+    for view in repo.store.registry.list_feature_views(repo.config.project, allow_cache=True):
+        if view.name in names and window_features_of(view) is not None:
+            out[view.name] = view
+    return out
+
+
+def read_windows(
+    repo: FeatureRepo,
+    view: FeatureView,
+    names: Sequence[str],
+    entities: Mapping[str, Sequence[Any]],
+    at: datetime,
+) -> tuple[dict[str, list[Any]], list[bool], list[bool]]:
+    """(name -> values, found per row, stale per row) of window features at time ``at``."""
+    from potluck.windows.online import read
+
+    specs = {f.name: f for f in window_features_of(view) or []}
+    wanted = [specs[n] for n in names]
+    types, _ = _keys(view)
+    missing = [k for k in types if k not in entities]
+    if missing:
+        from potluck.errors import RequestError
+
+        raise RequestError(f"view '{view.name}' needs entity key(s) {', '.join(missing)}")
+    n = len(next(iter(entities.values())))
+    keys = _encoded(view, {k: entities[k] for k in types})
+    unique = list(dict.fromkeys(keys))
+    blobs = dict(zip(unique, _store(repo).read(view.name, unique), strict=True))
+    values: dict[str, list[Any]] = {f.name: [None] * n for f in wanted}
+    found, stale = [False] * n, [False] * n
+    cache: dict[bytes, dict[str, Any] | None] = {}
+    for i, key in enumerate(keys):
+        blob = blobs.get(key)
+        if blob is None:
+            continue
+        found[i] = True
+        if key not in cache:
+            try:
+                cache[key] = read(blob, at, wanted)
+            except ValueError:  # outside [A, A + h]: not exact any more
+                cache[key] = None
+        got = cache[key]
+        if got is None:
+            stale[i] = True
+            continue
+        for f in wanted:
+            values[f.name][i] = got[f.name]
+    return values, found, stale

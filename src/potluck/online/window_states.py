@@ -1,0 +1,111 @@
+"""Where window features live online: one state blob per (view, entity key).
+
+The blobs are :mod:`potluck.windows.online` states, stored beside Feast's own rows in
+the same online store: a ``potluck_window_states`` table (WITHOUT ROWID) in the SQLite
+file, or ``potluck:win:{project}:{view}:`` + the entity key (Feast's v3 serialization)
+in Redis. Batch materialization writes them; a stream processor replaces them with
+``update_state``'s result; reads evaluate them at the request time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from feast.repo_config import RepoConfig
+
+from potluck.errors import ConfigurationError, SourceError
+
+__all__ = ["WindowStateStore", "open_state_store"]
+
+_TABLE = "potluck_window_states"
+
+
+class WindowStateStore:
+    """Read and write state blobs of one online store (SQLite or Redis)."""
+
+    def __init__(self, config: RepoConfig, kind: str) -> None:
+        self.project = config.project
+        self.kind = kind
+        self._lock = threading.Lock()
+        if kind == "sqlite":
+            from potluck.online.stores.sqlite._common import connect, sqlite_path
+
+            self._conn: Any = connect(sqlite_path(config))
+            self._conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {_TABLE} (project TEXT NOT NULL, view TEXT NOT NULL, "
+                "entity_key BLOB NOT NULL, state BLOB NOT NULL, "
+                "PRIMARY KEY (project, view, entity_key)) WITHOUT ROWID"
+            )
+        else:
+            from potluck.online.stores.redis._common import redis_client
+
+            self._client: Any = redis_client(config)
+
+    def _prefix(self, view: str) -> bytes:
+        return f"potluck:win:{self.project}:{view}:".encode()
+
+    def write(self, view: str, states: Mapping[bytes, bytes]) -> int:
+        """Upsert ``entity key -> state``; returns how many."""
+        if not states:
+            return 0
+        try:
+            if self.kind == "sqlite":
+                rows = [(self.project, view, k, v) for k, v in states.items()]
+                with self._lock:
+                    self._conn.execute("BEGIN")
+                    self._conn.executemany(
+                        f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?)", rows
+                    )
+                    self._conn.execute("COMMIT")
+            else:
+                prefix = self._prefix(view)
+                pipe = self._client.pipeline(transaction=False)
+                for key, state in states.items():
+                    pipe.set(prefix + key, state)
+                pipe.execute()
+        except Exception as exc:  # the driver's error, named at the boundary
+            raise SourceError(
+                view, f"{self.kind} online store", f"{type(exc).__name__}: {exc}"
+            ) from None
+        return len(states)
+
+    def read(self, view: str, keys: Sequence[bytes]) -> list[bytes | None]:
+        """The state of each key (None for a key without one), in order."""
+        if not keys:
+            return []
+        try:
+            if self.kind == "sqlite":
+                marks = ",".join("?" * len(keys))
+                with self._lock:
+                    found = dict(
+                        self._conn.execute(
+                            f"SELECT entity_key, state FROM {_TABLE} WHERE project = ? AND view = ? "
+                            f"AND entity_key IN ({marks})",
+                            (self.project, view, *keys),
+                        ).fetchall()
+                    )
+                return [found.get(k) for k in keys]
+            prefix = self._prefix(view)
+            return list(self._client.mget([prefix + k for k in keys]))
+        except Exception as exc:
+            raise SourceError(
+                view, f"{self.kind} online store", f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    def close(self) -> None:
+        if self.kind == "sqlite":
+            self._conn.close()
+
+
+def open_state_store(config: RepoConfig) -> WindowStateStore:
+    from potluck.online.stores import store_kind
+
+    kind = store_kind(config)
+    if kind is None:
+        raise ConfigurationError(
+            f"window features online need the SQLite or Redis online store, not "
+            f"{config.online_store.type}"
+        )
+    return WindowStateStore(config, kind)
