@@ -1,8 +1,10 @@
 """Finding the active deployment: a built-in name, ``package.module:NAME`` or a project folder.
 
 A project folder (made by ``potluck init``) holds ``potluck_deployment.py`` defining
-``DEPLOYMENT``; the folder is put on ``sys.path`` so that module (which is also its
-Feast definitions module) imports by name.
+``DEPLOYMENT``. It is imported under a name of its own per folder
+(``potluck_project_<folder>_<hash>``), so two projects can be loaded in one process
+(tests do); the folder also goes on ``sys.path`` so the module can import its siblings.
+The module is its own Feast definitions module (``definitions=__name__``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from potluck.deployment._spec import Deployment
 from potluck.errors import ConfigurationError
 
-__all__ = ["BUILT_INS", "PROJECT_MODULE", "load_deployment"]
+__all__ = ["BUILT_INS", "PROJECT_MODULE", "load_deployment", "project_module_name"]
 
 # name -> "module:attribute"; imported only when chosen.
 BUILT_INS: dict[str, str] = {
@@ -60,16 +62,38 @@ def _from_target(target: str) -> Deployment:
     return value
 
 
+def project_module_name(folder: Path) -> str:
+    """The import name of a project folder's deployment module."""
+    import hashlib
+    import re
+
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:10]
+    tail = re.sub(r"[^a-z0-9_]", "_", folder.name.lower())[:30]
+    return f"potluck_project_{tail}_{digest}"
+
+
 def _from_folder(folder: Path) -> Deployment:
-    if not (folder / f"{PROJECT_MODULE}.py").is_file():
+    import importlib.util
+
+    path = folder / f"{PROJECT_MODULE}.py"
+    if not path.is_file():
         raise ConfigurationError(
             f"deployment folder {folder} has no {PROJECT_MODULE}.py (make one with `potluck init`)"
         )
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    loaded = sys.modules.get(PROJECT_MODULE)
-    if loaded is not None and Path(getattr(loaded, "__file__", "")).parent != folder:
-        raise ConfigurationError(
-            f"another project's {PROJECT_MODULE} is already loaded in this process"
-        )
-    return _from_target(f"{PROJECT_MODULE}:DEPLOYMENT")
+    name = project_module_name(folder)
+    if name not in sys.modules:
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ConfigurationError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[name]
+            raise ConfigurationError(
+                f"{path} failed to load: {type(exc).__name__}: {exc}"
+            ) from None
+    return _from_target(f"{name}:DEPLOYMENT")
