@@ -70,9 +70,7 @@ def window_columns_spark(
     )
     failures: tuple[type[Exception], ...] = (*spark_errors(), pa.ArrowException)
     try:
-        sequenced = events.append_column(
-            _SEQ, pa.array(np.arange(events.num_rows, dtype=np.int64))
-        )
+        sequenced = events.append_column(_SEQ, pa.array(np.arange(events.num_rows, dtype=np.int64)))
         left = spark.createDataFrame(_types.to_storage(sequenced)[0])
         right = spark.createDataFrame(_types.to_storage(indexed)[0])
         grouped = left.groupBy(*keys).cogroup(right.groupBy(*keys))
