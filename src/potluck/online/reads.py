@@ -48,6 +48,7 @@ STATUS = "_status"
 Entities = Mapping[str, Sequence[Any]]
 # Columns per join key, or plain ids of the features' single join key.
 EntityArg = Entities | Sequence[Any]
+_SPLIT_TTL_S = 60.0  # resolved keys and window splits are trusted this long (registry cache)
 
 
 def entity_columns(entity: EntitySpec, ids: Sequence[Any]) -> dict[str, list[Any]]:
@@ -89,12 +90,29 @@ def entity_columns(entity: EntitySpec, ids: Sequence[Any]) -> dict[str, list[Any
     return columns
 
 
+_JOIN_KEYS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[list[str], float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _join_keys(repo: FeatureRepo, features: str | Sequence[str]) -> list[str]:
+    """The features' join keys (resolved once per registry cache period, like the plans)."""
+    import time
+
+    key = features if isinstance(features, str) else tuple(features)
+    known = _JOIN_KEYS.setdefault(repo, {})
+    hit = known.get(key)
+    if hit is None or time.monotonic() - hit[1] >= _SPLIT_TTL_S:
+        hit = known[key] = (sorted(repo.resolve(features).join_keys), time.monotonic())
+    return hit[0]
+
+
 def _as_columns(repo: FeatureRepo, features: str | Sequence[str], entities: EntityArg) -> Entities:
     if isinstance(entities, Mapping):
         return entities
     if isinstance(entities, str | bytes):
         raise RequestError("entity ids must be a list")
-    keys = sorted(repo.resolve(features).join_keys)
+    keys = _join_keys(repo, features)
     if len(keys) != 1:
         raise RequestError(
             f"these features are keyed by {', '.join(keys) or 'no key'}: give entity key columns"
@@ -116,7 +134,6 @@ def _check(entities: Entities) -> int:
 
 
 _SPLITS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Any, float]]] = weakref.WeakKeyDictionary()
-_SPLIT_TTL_S = 60.0
 
 
 def _split(
