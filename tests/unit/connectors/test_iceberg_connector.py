@@ -281,7 +281,7 @@ def test_many_keys_push_their_range_and_keep_exactly_the_keys(iceberg: IcebergCo
     )
     iceberg.write("wide", table.slice(0, len(ids) // 2))
     iceberg.write("wide", table.slice(len(ids) // 2), mode="append")
-    wanted = ids[: IN_LIMIT + 100] + ["K00000a"]  # > IN_LIMIT keys (one unknown), in file 1
+    wanted = [*ids[: IN_LIMIT + 100], "K00000a"]  # > IN_LIMIT keys (one unknown), in file 1
     request = ReadRequest("wide", ["ts", "v"], key_column="key", keys=wanted)
     plan = iceberg.plan(request)
     assert plan.keep_keys is not None and "key" in plan.fetch
