@@ -43,6 +43,8 @@ class PostgresSettings(BaseModel):
     database: str = "potluck"
     # MLflow's tables live in a database of their own (created by `potluck services up`).
     mlflow_database: str = "mlflow"
+    # The Iceberg SQL catalog of the services profile (created like MLflow's).
+    iceberg_database: str = "iceberg"
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
 
     def sqlalchemy_url(self, database: str | None = None) -> str:

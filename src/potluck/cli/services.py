@@ -105,7 +105,7 @@ def env_lines(settings: Settings) -> list[str]:
 def up(json_out: JsonOut = None) -> None:
     """Start PostgreSQL, Redis and the S3 endpoint (those not already listening)."""
     from potluck import devservices
-    from potluck.profiles import create_database, prepare_mlflow_store
+    from potluck.profiles import create_database, prepare_iceberg_catalog, prepare_mlflow_store
 
     settings = load_settings().model_copy(update={"profile": "services"})
     root = _root(settings)
@@ -124,6 +124,7 @@ def up(json_out: JsonOut = None) -> None:
         started[name] = f"started on {host}:{port}"
     create_database(settings, settings.postgres.database)
     prepare_mlflow_store(settings)  # MLflow's database + the bucket
+    prepare_iceberg_catalog(settings)  # the Iceberg SQL catalog's database
     env_file = root / "env"
     env_file.parent.mkdir(parents=True, exist_ok=True)
     lines = env_lines(settings)

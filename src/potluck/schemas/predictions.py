@@ -118,10 +118,24 @@ class BatchPredictionCreate(_ModelChoice):
     )
     input_path: str | None = Field(default=None, max_length=512)
     source: SourceFrameCreate | None = None
-    output: Literal["auto", "inline", "parquet"] = Field(
-        default="auto", description="auto: inline up to 1,000 rows, else Parquet"
+    output: Literal["auto", "inline", "parquet", "iceberg"] = Field(
+        default="auto",
+        description="auto: inline up to 1,000 rows, else Parquet; iceberg: a table of the "
+        "deployment's prediction sink (a new snapshot)",
     )
     output_path: str | None = Field(default=None, max_length=512, description="relative, .parquet")
+    output_table: Identifier | None = Field(
+        default=None, description="iceberg output: the table (default <model>_predictions)"
+    )
+    output_namespace: Identifier | None = Field(
+        default=None, description="iceberg output: the namespace (default: the sink's)"
+    )
+    output_mode: Literal["append", "replace"] = Field(
+        default="append", description="iceberg output: append a snapshot or replace the table"
+    )
+    prediction_column: Identifier = Field(
+        default="prediction", description="name of the prediction column in the output"
+    )
     include_features: bool = False
 
     @model_validator(mode="after")
@@ -129,6 +143,13 @@ class BatchPredictionCreate(_ModelChoice):
         given = [x for x in (self.entities, self.input_path, self.source) if x is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of 'entities', 'input_path' and 'source'")
+        iceberg_only = (self.output_table, self.output_namespace)
+        if self.output != "iceberg" and any(x is not None for x in iceberg_only):
+            raise ValueError("output_table and output_namespace need output 'iceberg'")
+        if self.prediction_column in ("probability", "event_timestamp"):
+            raise ValueError(f"prediction_column cannot be '{self.prediction_column}'")
+        if self.output == "iceberg" and self.output_path is not None:
+            raise ValueError("output_path is for Parquet output, not 'iceberg'")
         return self
 
 
@@ -137,7 +158,9 @@ class BatchPredictionPublic(BaseModel):
     version: int
     model_type: str
     rows: int
-    output: Literal["inline", "parquet"]
+    output: Literal["inline", "parquet", "iceberg"]
     output_path: str | None = Field(default=None, description="relative to the batch folder")
+    output_table: str | None = Field(default=None, description="iceberg: namespace.table")
+    snapshot_id: int | None = Field(default=None, description="iceberg: the snapshot written")
     predictions: list[dict[str, Any]] | None = None
     elapsed_ms: float

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "create_feature_service",
+    "feature_view_problems",
     "get_feature_view",
     "list_feature_services",
     "list_feature_views",
@@ -134,6 +135,11 @@ def _problems(repo: FeatureRepo, spec: FeatureViewCreate) -> tuple[list[str], li
         if key not in columns:
             problems.append(f"join key '{key}' is not in {where}")
     return problems, [entities[e] for e in spec.entities if e in entities]
+
+
+def feature_view_problems(repo: FeatureRepo, spec: FeatureViewCreate) -> list[str]:
+    """Every problem :func:`register_feature_view` would refuse ``spec`` for (none: valid)."""
+    return _problems(repo, spec)[0]
 
 
 def register_feature_view(repo: FeatureRepo, spec: FeatureViewCreate) -> FeatureViewPublic:

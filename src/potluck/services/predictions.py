@@ -344,7 +344,7 @@ def predict_batch(
         for name in scorer.features:
             if name in features.column_names and name not in entity_columns:
                 result = result.append_column(name, features[name])
-    result = result.append_column("prediction", pa.array(scored.prediction, pa.float64()))
+    result = result.append_column(spec.prediction_column, pa.array(scored.prediction, pa.float64()))
     if scored.probability is not None:
         result = result.append_column("probability", pa.array(scored.probability, pa.float64()))
     info = scorer.loaded.info
@@ -354,6 +354,26 @@ def predict_batch(
         "model_type": scorer.loaded.model_type,
         "rows": result.num_rows,
     }
+    if output == "iceberg":
+        from potluck.services.prediction_sink import write_scores
+
+        written = write_scores(
+            settings,
+            result,
+            model=info.name,
+            version=info.version,
+            table=spec.output_table,
+            namespace=spec.output_namespace,
+            mode=spec.output_mode,
+        )
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        return BatchPredictionPublic(
+            **common,
+            output="iceberg",
+            output_table=f"{written['namespace']}.{written['table']}",
+            snapshot_id=written["snapshot_id"],
+            elapsed_ms=elapsed,
+        )
     if output == "inline":
         rows = [{k: _json_value(v) for k, v in row.items()} for row in result.to_pylist()]
         elapsed = round((time.perf_counter() - started) * 1000, 3)

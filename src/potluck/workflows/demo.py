@@ -44,6 +44,36 @@ def _sample_ids(settings: Settings, sample: int) -> list[Any]:
     return seen
 
 
+def _batch_score(settings: Settings, as_of: datetime) -> dict[str, Any]:
+    """Deployments with a prediction sink: score the last day's rows (up to ``as_of``) of
+    their first non-label source of the model's entity into the sink (a new snapshot)."""
+    from datetime import timedelta
+
+    from potluck.deployment import active_deployment
+    from potluck.errors import EntityFrameError
+    from potluck.features.repo import FeatureRepo
+    from potluck.schemas.predictions import BatchPredictionCreate, SourceFrameCreate
+    from potluck.services.predictions import ModelCache, predict_batch
+
+    deployment = active_deployment(settings)
+    entity = deployment.primary_entity.name
+    label = deployment.label.source if deployment.label else None
+    candidates = [
+        n
+        for n in deployment.loaded_sources
+        if n != label and deployment.sources[n].entity == entity
+    ] or [n for n in deployment.loaded_sources if deployment.sources[n].entity == entity]
+    spec = BatchPredictionCreate(
+        source=SourceFrameCreate(source=candidates[0], start=as_of - timedelta(days=1), end=as_of),
+        output="iceberg",
+    )
+    try:
+        done = predict_batch(settings, FeatureRepo(settings), ModelCache(settings), spec)
+    except EntityFrameError as exc:
+        return {"rows": 0, "skipped": exc.message}
+    return {"table": done.output_table, "snapshot_id": done.snapshot_id, "rows": done.rows}
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -62,7 +92,11 @@ def run_demo(
 
     deployment = active_deployment(settings)
     timings: dict[str, float] = {}
-    task = progress.add_task("demo", total=len(STEPS)) if progress else None
+    task = (
+        progress.add_task("demo", total=len(STEPS) + (deployment.prediction_sink is not None))
+        if progress
+        else None
+    )
 
     @contextmanager
     def step(name: str) -> Iterator[None]:
@@ -86,6 +120,10 @@ def run_demo(
         training = modeling.build_training_set(settings, repo)
     with step("train"):
         trained = modeling.train_model(settings, framework)  # type: ignore[arg-type]
+    batch: dict[str, Any] | None = None
+    if deployment.prediction_sink is not None:
+        with step("batch_score"):
+            batch = _batch_score(settings, as_of)
     with step("materialize"):
         materialized = materialize(repo, end=as_of)
     with step("online"):
@@ -115,6 +153,7 @@ def run_demo(
             "train_rows": trained.train_rows,
             "test_rows": trained.test_rows,
         },
+        **({"batch_scores": batch} if batch is not None else {}),
         "materialized_rows": materialized.total_rows,
         "materialized": materialized.rows,
         "online_sample": [
