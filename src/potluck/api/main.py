@@ -81,6 +81,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    from potluck.features.unreachable import server_error
+
+    down = server_error(exc, request.app.state.settings)
+    if down is not None:
+        log.error("%s %s: %s", request.method, request.url.path, down.message)
+        return _error(down.status_code, down.to_dict())
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error(500, {"code": "internal_error", "message": "internal error (see the server log)"})
 
