@@ -24,7 +24,7 @@ does not cover (composite keys, renamed projections) go through Feast's
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -135,6 +135,10 @@ class Read:
     expired: dict[str, set[int]]
     seconds: dict[str, Sequence[float]]
     plan: ReadPlan | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks as the former tuple: names, columns, found, expired, plan."""
+        return iter((self.names, self.columns, self.found, self.expired, self.plan))
 
 
 def read_columns(
