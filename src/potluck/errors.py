@@ -38,6 +38,7 @@ __all__ = [
     "PermissionDeniedError",
     "PotluckError",
     "RequestError",
+    "ServerUnavailableError",
     "SourceError",
     "SourceSchemaError",
 ]
@@ -85,6 +86,13 @@ class SourceError(PotluckError):
         self.source = source
         self.connector = connector
         self.detail = detail
+
+
+class ServerUnavailableError(PotluckError):
+    """A server of the profile (registry database, online store, object store) is down."""
+
+    status_code = 503
+    code = "server_unavailable"
 
 
 class SourceSchemaError(SourceError):

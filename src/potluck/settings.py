@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     services_dir: Path = Field(
         default=Path(".services"), description="data of the servers `potluck services up` starts"
     )
+    # TTL rule of the Feast-protocol endpoint (POST /get-online-features): "potluck" (a
+    # value older than its view's TTL is null, status OUTSIDE_MAX_AGE -- what every other
+    # potluck read does) or "feast" (present however old, as `feast serve`). docs/SERVING.md
+    feast_protocol_ttl: Literal["potluck", "feast"] = "potluck"
     # REST API bearer keys: key -> comma-separated scopes ("read", "write"), e.g.
     # POTLUCK_API_KEYS='{"dev-read":"read","dev-write":"read,write"}'. None set: every
     # authenticated endpoint answers 401.

@@ -20,7 +20,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from potluck.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from potluck.api.routes import features, jobs, lakehouse_compat, models, predictions, status
+from potluck.api.routes import (
+    feast_protocol,
+    features,
+    jobs,
+    lakehouse_compat,
+    models,
+    predictions,
+    status,
+)
 from potluck.errors import AuthenticationError, PotluckError
 from potluck.settings import Settings
 
@@ -81,6 +89,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    from potluck.features.unreachable import server_error
+
+    down = server_error(exc, request.app.state.settings)
+    if down is not None:
+        log.error("%s %s: %s", request.method, request.url.path, down.message)
+        return _error(down.status_code, down.to_dict())
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return _error(500, {"code": "internal_error", "message": "internal error (see the server log)"})
 
@@ -123,7 +137,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware)
     # Ours, not Starlette's RequestBodyLimitMiddleware: that one answers 413 in plain text.
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
-    for module in (features, models, jobs, predictions, status, lakehouse_compat):
+    for module in (features, models, jobs, predictions, status, feast_protocol, lakehouse_compat):
         app.include_router(module.router)
     return app
 

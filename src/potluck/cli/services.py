@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
@@ -23,7 +23,9 @@ from rich.table import Table
 
 from potluck.cli._app import JsonOut, app, console, emit, load_settings
 from potluck.errors import ConfigurationError
-from potluck.settings import Settings
+
+if TYPE_CHECKING:
+    from potluck.settings import Settings
 
 __all__ = ["env_lines", "services_app"]
 
