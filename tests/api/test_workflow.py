@@ -143,11 +143,11 @@ def _batch(client: TestClient, deployment: Deployment) -> None:
     pq.write_table(frame, folder / "entities.parquet")
     answer = client.post(
         "/predictions/batch",
-        headers=READ,
+        headers=WRITE,
         json={
             "model": "vitals_lgbm",
             "input_path": "in/entities.parquet",
-            "output_path": "out/scored.parquet",
+            "output_path": "out/scored.parquet",  # a write key: a read key cannot choose
         },
     )
     assert answer.status_code == 200, answer.text

@@ -83,6 +83,18 @@ def check_name(value: str, what: str = "model name") -> str:
     return value
 
 
+def check_alias(alias: str) -> str:
+    """An alias MLflow accepts: the name alphabet without '.', not latest / v<number>."""
+    from potluck.schemas.common import RESERVED_ALIAS
+
+    if not isinstance(alias, str) or "." in alias or RESERVED_ALIAS.fullmatch(alias):
+        raise RequestError(
+            f"alias {alias!r} is reserved or malformed (letters, digits, '_', '-'; "
+            "not 'latest' or 'v<number>')"
+        )
+    return check_name(alias, "alias")
+
+
 def configure_mlflow(settings: Settings) -> Any:
     """Point MLflow at the profile's tracking store; returns the mlflow module."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -289,7 +301,7 @@ def promote(settings: Settings, name: str, version: int, alias: str = DEFAULT_AL
     from mlflow.exceptions import MlflowException
 
     check_name(name)
-    check_name(alias, "alias")
+    check_alias(alias)
     client = _client(settings)
     try:
         client.get_model_version(name, str(version))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "RESERVED_ALIAS",
     "AliasName",
     "EntityId",
     "ErrorPublic",
@@ -29,7 +31,21 @@ FeatureRef = Annotated[
     StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}:[A-Za-z_][A-Za-z0-9_]{0,62}$"),
 ]
 ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
-AliasName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+# MLflow reserves ``latest`` and ``v<number>`` (any case) as aliases; a '.' is refused too.
+RESERVED_ALIAS = re.compile(r"^(latest|v[0-9]+)$", re.IGNORECASE)
+
+
+def _not_reserved(alias: str) -> str:
+    if RESERVED_ALIAS.fullmatch(alias):
+        raise ValueError(f"'{alias}' is reserved by the model registry (latest, v<number>)")
+    return alias
+
+
+AliasName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"),
+    AfterValidator(_not_reserved),
+]
 EntityId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,63}$")]
 TagValue = Annotated[str, StringConstraints(max_length=256)]

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from potluck.api.deps import ModelsDep, ReadScope, RepoDep, SettingsDep
 from potluck.api.routes._responses import READ_ERRORS
+from potluck.errors import PermissionDeniedError
 from potluck.schemas.predictions import (
     BatchPredictionCreate,
     BatchPredictionPublic,
@@ -18,6 +19,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["predictions"])
 _ERRORS = {**READ_ERRORS, 413: READ_ERRORS[404]}
+_BATCH_ERRORS = {**_ERRORS, 403: READ_ERRORS[404], 409: READ_ERRORS[404]}
 
 
 @router.post("/predictions/online", responses=_ERRORS)
@@ -28,13 +30,18 @@ def predict_online(
     return service.predict_online(repo, cache, body)
 
 
-@router.post("/predictions/batch", responses=_ERRORS)
+@router.post("/predictions/batch", responses=_BATCH_ERRORS)
 def predict_batch(
     body: BatchPredictionCreate,
     settings: SettingsDep,
     repo: RepoDep,
     cache: ModelsDep,
-    _: ReadScope,
+    caller: ReadScope,
 ) -> BatchPredictionPublic:
-    """Point-in-time features for an entity frame, scored; inline or a Parquet file."""
+    """Point-in-time features for an entity frame, scored; inline or a Parquet file.
+
+    Only a write key may name ``output_path``; otherwise the server names the output
+    (``predictions/<model>-v<version>-<random>.parquet``). No output replaces a file."""
+    if body.output_path is not None and not caller.can("write"):
+        raise PermissionDeniedError("choosing 'output_path' needs the 'write' scope")
     return service.predict_batch(settings, repo, cache, body)
