@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     # POTLUCK_API_KEYS='{"dev-read":"read","dev-write":"read,write"}'. None set: every
     # authenticated endpoint answers 401.
     api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Background jobs (training) queued or running at once; more is a 429 with Retry-After.
+    job_queue_max: int = Field(default=20, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _per_deployment_home(self) -> Settings:

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from potluck.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from potluck.api.routes import features, jobs, models, predictions, status
-from potluck.errors import AuthenticationError, PotluckError
+from potluck.errors import AuthenticationError, PotluckError, TooManyRequestsError
 from potluck.settings import Settings
 
 __all__ = ["MAX_BODY_BYTES", "app_from_env", "create_app"]
@@ -44,7 +44,11 @@ def _error(
 
 async def _potluck_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PotluckError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return _error(exc.status_code, exc.to_dict(), headers)
 
 
@@ -99,6 +103,14 @@ def create_app(
         from potluck.ml.scoring import limit_native_threads
 
         limit_native_threads()  # again after each model load: see ModelCache
+        if app.state.jobs.interrupted:
+            from potluck.services.models import recover_interrupted
+
+            try:
+                done = recover_interrupted(settings, app.state.jobs)
+                log.warning("interrupted jobs recovered: %s", done)
+            except Exception:
+                log.exception("could not mark the MLflow state of interrupted jobs")
         # Everything loaded so far (Feast, MLflow, pandas: millions of objects) lives as long
         # as the process: out of the cyclic GC's sight, a full collection takes microseconds
         # instead of tens of milliseconds in the middle of a request (the p99).
@@ -114,7 +126,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.repo = FeatureRepo(settings)
-    app.state.jobs = JobRunner()
+    app.state.jobs = JobRunner(
+        folder=settings.home.resolve() / "jobs", max_pending=settings.job_queue_max
+    )
     app.state.models = ModelCache(settings)
     app.add_exception_handler(PotluckError, _potluck_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
