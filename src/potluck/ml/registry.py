@@ -191,7 +191,10 @@ def resolve_version(
         try:
             return int(client.get_model_version_by_alias(name, alias).version)
         except MlflowException:
-            raise NotFoundError(f"model '{name}' has no version with alias '{alias}'") from None
+            raise NotFoundError(
+                f"model '{name}' has no version with alias '{alias}' (promote one, or ask "
+                "for a version)"
+            ) from None
     try:
         return int(client.get_model_version_by_alias(name, DEFAULT_ALIAS).version)
     except MlflowException:

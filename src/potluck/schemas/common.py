@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "AT_MOST_VERSION_OR_ALIAS",
     "RESERVED_ALIAS",
     "AliasName",
     "EntityId",
@@ -21,6 +22,8 @@ __all__ = [
     "TagKey",
     "TagValue",
     "Text",
+    "exactly_one",
+    "refuse_nulls",
 ]
 
 # Names that end up in the Feast registry, connector reads and MLflow filters:
@@ -57,6 +60,24 @@ class StrictModel(BaseModel):
     """Request bodies refuse unknown keys: a typo is a 422, not a silent default."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def exactly_one(*names: str) -> dict[str, Any]:
+    """JSON-schema for "exactly one of ``names``" (with the fields non-nullable)."""
+    return {"oneOf": [{"required": [name]} for name in names]}
+
+
+AT_MOST_VERSION_OR_ALIAS: dict[str, Any] = {"not": {"required": ["version", "alias"]}}
+
+
+def refuse_nulls(data: Any, names: tuple[str, ...]) -> Any:
+    """A ``before`` validator body: an explicit ``null`` for ``names`` is an error (leave the
+    key out instead), so the schema's exactly-one-of rules are the real ones."""
+    if isinstance(data, dict):
+        nulls = [name for name in names if name in data and data[name] is None]
+        if nulls:
+            raise ValueError(f"leave out {', '.join(nulls)} instead of sending null")
+    return data
 
 
 class Problem(BaseModel):

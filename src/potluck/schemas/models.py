@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from potluck.schemas.common import AliasName, FeatureRef, Identifier, ModelName, StrictModel
+from potluck.schemas.common import (
+    AliasName,
+    FeatureRef,
+    Identifier,
+    ModelName,
+    StrictModel,
+    exactly_one,
+    refuse_nulls,
+)
 
 __all__ = [
     "HyperparametersCreate",
@@ -58,16 +67,25 @@ class HyperparametersCreate(StrictModel):
 class TrainingCreate(StrictModel):
     """Train and register a model; exactly one of ``feature_service`` and ``features``."""
 
+    model_config = ConfigDict(json_schema_extra=exactly_one("feature_service", "features"))
+
     name: ModelName
     framework: Literal["sklearn", "xgboost", "lightgbm"] = "sklearn"
     split: Literal["time", "random", "stratified"] = "time"
     model_type: Literal["classification", "regression"] = "classification"
-    feature_service: Identifier | None = None
-    features: list[FeatureRef] | None = Field(default=None, min_length=1, max_length=500)
+    feature_service: Identifier | SkipJsonSchema[None] = None
+    features: (
+        Annotated[list[FeatureRef], Field(min_length=1, max_length=500)] | SkipJsonSchema[None]
+    ) = None
     label: LabelCreate
     time_range: TimeRange | None = None
     test_fraction: float = Field(default=0.25, ge=0.05, le=0.5)
     hyperparameters: HyperparametersCreate = Field(default_factory=HyperparametersCreate)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        return refuse_nulls(data, ("feature_service", "features"))
 
     @model_validator(mode="after")
     def _one_feature_set(self) -> TrainingCreate:

@@ -34,7 +34,7 @@ from potluck.errors import NotFoundError, PotluckError, TooManyRequestsError
 __all__ = ["FINISHED", "Job", "JobRunner", "JobState", "Progress"]
 
 JobState = Literal["queued", "running", "succeeded", "failed", "interrupted"]
-FINISHED = ("succeeded", "failed", "interrupted")
+FINISHED: tuple[str, ...] = ("succeeded", "failed", "interrupted")
 RETRY_AFTER_S = 30
 _INTERRUPTED = {
     "code": "interrupted",
@@ -226,7 +226,7 @@ class JobRunner:
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            states = [j.state for j in self._jobs.values()]
+            states: list[str] = [j.state for j in self._jobs.values()]
         return {s: states.count(s) for s in ("queued", "running", *FINISHED)}
 
     def wait(self, job_id: str, timeout: float) -> Job:

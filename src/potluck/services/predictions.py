@@ -68,6 +68,7 @@ class ModelCache:
 
         if version is not None:
             return version
+        alias = alias or self.settings.serving_alias  # never "the latest": promotion decides
         key = (name, alias)
         cached = self._versions.get(key)
         if cached is not None and time.monotonic() - cached[1] < ALIAS_TTL_S:
@@ -209,8 +210,17 @@ def predict_online(
         )
     info = scorer.loaded.info
     return OnlinePredictionPublic(
-        model=info.name, version=info.version, model_type=scorer.loaded.model_type, predictions=out
+        model=info.name,
+        version=info.version,
+        alias=_alias(repo.settings, spec.version, spec.alias),
+        model_type=scorer.loaded.model_type,
+        predictions=out,
     )
+
+
+def _alias(settings: Settings, version: int | None, alias: str | None) -> str | None:
+    """The alias that chose the version answering (None: the caller named the version)."""
+    return None if version is not None else alias or settings.serving_alias
 
 
 # --------------------------------------------------------------------------- batch
@@ -386,6 +396,7 @@ def predict_batch(
     common: dict[str, Any] = {
         "model": info.name,
         "version": info.version,
+        "alias": _alias(settings, spec.version, spec.alias),
         "model_type": scorer.loaded.model_type,
         "rows": result.num_rows,
     }

@@ -6,9 +6,11 @@ from typing import Any
 
 from potluck.schemas.common import ErrorPublic
 
-__all__ = ["ERRORS", "READ_ERRORS", "WRITE_ERRORS"]
+__all__ = ["CREATE_ERRORS", "ERRORS", "READ_ERRORS", "WRITE_ERRORS"]
 
 _BODY: dict[str, Any] = {"model": ErrorPublic}
-READ_ERRORS: dict[int | str, dict[str, Any]] = {401: _BODY, 404: _BODY, 422: _BODY}
+# 429: a key over its rate limit (settings.rate_limit), with Retry-After.
+READ_ERRORS: dict[int | str, dict[str, Any]] = {401: _BODY, 404: _BODY, 422: _BODY, 429: _BODY}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**READ_ERRORS, 403: _BODY, 413: _BODY}
+CREATE_ERRORS: dict[int | str, dict[str, Any]] = {**WRITE_ERRORS, 409: _BODY}
 ERRORS = WRITE_ERRORS

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
 
 from potluck.api.deps import ModelsDep, ReadScope, RepoDep, SettingsDep
 from potluck.api.routes._responses import READ_ERRORS
@@ -24,14 +26,22 @@ _BATCH_ERRORS = {**_ERRORS, 403: READ_ERRORS[404], 409: READ_ERRORS[404]}
 
 @router.post("/predictions/online", responses=_ERRORS)
 def predict_online(
-    body: OnlinePredictionCreate, repo: RepoDep, cache: ModelsDep, _: ReadScope
+    request: Request, body: OnlinePredictionCreate, repo: RepoDep, cache: ModelsDep, _: ReadScope
 ) -> OnlinePredictionPublic:
-    """By entity ids (online store + on-demand features) or by raw feature values."""
-    return service.predict_online(repo, cache, body)
+    """By entity ids (online store + on-demand features) or by raw feature values.
+
+    Without ``version`` or ``alias`` the version promoted to the serving alias answers
+    (``production`` by default); the answer names the version and alias."""
+    audit: dict[str, Any] = {"entities": len(body.entity_ids or body.rows or [])}
+    request.state.audit = audit
+    answer = service.predict_online(repo, cache, body)
+    audit.update(model=answer.model, version=answer.version)
+    return answer
 
 
 @router.post("/predictions/batch", responses=_BATCH_ERRORS)
 def predict_batch(
+    request: Request,
     body: BatchPredictionCreate,
     settings: SettingsDep,
     repo: RepoDep,
@@ -44,4 +54,8 @@ def predict_batch(
     (``predictions/<model>-v<version>-<random>.parquet``). No output replaces a file."""
     if body.output_path is not None and not caller.can("write"):
         raise PermissionDeniedError("choosing 'output_path' needs the 'write' scope")
-    return service.predict_batch(settings, repo, cache, body)
+    audit: dict[str, Any] = {"entities": len(body.entities) if body.entities else None}
+    request.state.audit = audit
+    answer = service.predict_batch(settings, repo, cache, body)
+    audit.update(entities=answer.rows, model=answer.model, version=answer.version)
+    return answer
