@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from potluck.api.deps import ModelsDep, ReadScope, RepoDep, SettingsDep
-from potluck.api.routes._responses import READ_ERRORS
+from potluck.api.routes._responses import BODY_ERRORS, READ_ERRORS
 from potluck.errors import PermissionDeniedError
 from potluck.schemas.predictions import (
     BatchPredictionCreate,
@@ -20,7 +20,7 @@ from potluck.services import predictions as service
 __all__ = ["router"]
 
 router = APIRouter(tags=["predictions"])
-_ERRORS = {**READ_ERRORS, 413: READ_ERRORS[404]}
+_ERRORS = BODY_ERRORS
 _BATCH_ERRORS = {**_ERRORS, 403: READ_ERRORS[404], 409: READ_ERRORS[404]}
 
 
