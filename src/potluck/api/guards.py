@@ -90,14 +90,30 @@ def check_secrets(settings: Settings) -> None:
 
 
 _ABSOLUTE = re.compile(r"(?<![\w:/.>])/(?:[\w.@+=-]+/)+[\w.@+=-]*")
+_SERVER_ROOTS = ("/srv/", "/var/", "/usr/", "/opt/", "/home/", "/root/", "/work/", "/tmp/")
+
+
+def _server_roots() -> tuple[str, ...]:
+    import os
+    import sys
+    import tempfile
+
+    here = (sys.prefix, os.getcwd(), tempfile.gettempdir())
+    return (*_SERVER_ROOTS, *(root.rstrip("/") + "/" for root in here if root != "/"))
 
 
 def scrub_paths(message: str, home: str) -> str:
-    """``message`` without server file paths: the home becomes ``<home>``, any other
-    absolute path ``<path>``."""
+    """``message`` without server file paths: the home becomes ``<home>``, a path under a
+    server folder (the interpreter, the working and temporary folders, /srv, /var, ...)
+    ``<path>``. A path the caller sent elsewhere (``/etc/x.csv``) is echoed as sent."""
     if home:
         message = message.replace(home, "<home>")
-    return _ABSOLUTE.sub("<path>", message)
+    roots = _server_roots()
+
+    def hide(match: re.Match[str]) -> str:
+        return "<path>" if match.group(0).startswith(roots) else match.group(0)
+
+    return _ABSOLUTE.sub(hide, message)
 
 
 def _leaf_routes(routes: Any) -> Any:

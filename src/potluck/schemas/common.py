@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -24,6 +25,7 @@ __all__ = [
     "Text",
     "exactly_one",
     "refuse_nulls",
+    "schema_rules",
 ]
 
 # Names that end up in the Feast registry, connector reads and MLflow filters:
@@ -65,6 +67,27 @@ class StrictModel(BaseModel):
 def exactly_one(*names: str) -> dict[str, Any]:
     """JSON-schema for "exactly one of ``names``" (with the fields non-nullable)."""
     return {"oneOf": [{"required": [name]} for name in names]}
+
+
+def schema_rules(
+    extra: dict[str, Any], not_null: tuple[str, ...]
+) -> Callable[[dict[str, Any]], None]:
+    """A ``json_schema_extra`` adding ``extra`` and declaring ``not_null`` properties
+    non-nullable (``refuse_nulls`` makes it true), so the schema states the real rules."""
+
+    def apply(schema: dict[str, Any]) -> None:
+        schema.update(extra)
+        for name, prop in schema.get("properties", {}).items():
+            branches = prop.get("anyOf")
+            if name not in not_null or not isinstance(branches, list):
+                continue
+            kept = [b for b in branches if b != {"type": "null"}]
+            if len(kept) == 1 and len(kept) < len(branches):
+                del prop["anyOf"]
+                prop.pop("default", None)
+                prop.update(kept[0])
+
+    return apply
 
 
 AT_MOST_VERSION_OR_ALIAS: dict[str, Any] = {"not": {"required": ["version", "alias"]}}

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from potluck.schemas.common import (
     AliasName,
@@ -16,6 +15,7 @@ from potluck.schemas.common import (
     StrictModel,
     exactly_one,
     refuse_nulls,
+    schema_rules,
 )
 
 __all__ = [
@@ -67,16 +67,18 @@ class HyperparametersCreate(StrictModel):
 class TrainingCreate(StrictModel):
     """Train and register a model; exactly one of ``feature_service`` and ``features``."""
 
-    model_config = ConfigDict(json_schema_extra=exactly_one("feature_service", "features"))
+    model_config = ConfigDict(
+        json_schema_extra=schema_rules(
+            exactly_one("feature_service", "features"), ("feature_service", "features")
+        )
+    )
 
     name: ModelName
     framework: Literal["sklearn", "xgboost", "lightgbm"] = "sklearn"
     split: Literal["time", "random", "stratified"] = "time"
     model_type: Literal["classification", "regression"] = "classification"
-    feature_service: Identifier | SkipJsonSchema[None] = None
-    features: (
-        Annotated[list[FeatureRef], Field(min_length=1, max_length=500)] | SkipJsonSchema[None]
-    ) = None
+    feature_service: Identifier | None = None
+    features: list[FeatureRef] | None = Field(default=None, min_length=1, max_length=500)
     label: LabelCreate
     time_range: TimeRange | None = None
     test_fraction: float = Field(default=0.25, ge=0.05, le=0.5)

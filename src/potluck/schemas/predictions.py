@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from potluck.schemas.common import (
     AT_MOST_VERSION_OR_ALIAS,
@@ -18,6 +17,7 @@ from potluck.schemas.common import (
     StrictModel,
     exactly_one,
     refuse_nulls,
+    schema_rules,
 )
 
 __all__ = [
@@ -47,16 +47,16 @@ INLINE_MAX_ROWS = 10_000  # inline entity frames and inline answers
 
 
 class _ModelChoice(StrictModel):
-    model_config = ConfigDict(json_schema_extra=AT_MOST_VERSION_OR_ALIAS)
+    model_config = ConfigDict(json_schema_extra=schema_rules(AT_MOST_VERSION_OR_ALIAS, _NOT_NULL))
 
-    model: ModelName | SkipJsonSchema[None] = Field(
-        default=None, description="default: the settings' model_name"
-    )
-    version: Annotated[int, Field(ge=1, le=2**31 - 1)] | SkipJsonSchema[None] = Field(
+    model: ModelName | None = Field(default=None, description="default: the settings' model_name")
+    version: int | None = Field(
         default=None,
+        ge=1,
+        le=2**31 - 1,
         description="default: the version the alias (default: the serving alias) points at",
     )
-    alias: AliasName | SkipJsonSchema[None] = None
+    alias: AliasName | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -77,20 +77,17 @@ class OnlinePredictionCreate(_ModelChoice):
     (integer keys may be given as numbers), ``"k1=v1,k2=v2"`` for a composite key."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            **exactly_one("entity_ids", "rows"),
-            "allOf": [AT_MOST_VERSION_OR_ALIAS],
-        }
+        json_schema_extra=schema_rules(
+            {**exactly_one("entity_ids", "rows"), "allOf": [AT_MOST_VERSION_OR_ALIAS]}, _NOT_NULL
+        )
     )
 
-    entity_ids: (
-        Annotated[list[EntityId | int], Field(min_length=1, max_length=ONLINE_MAX_ROWS)]
-        | SkipJsonSchema[None]
-    ) = None
-    rows: (
-        Annotated[list[dict[Identifier, Scalar]], Field(min_length=1, max_length=ONLINE_MAX_ROWS)]
-        | SkipJsonSchema[None]
-    ) = None
+    entity_ids: list[EntityId | int] | None = Field(
+        default=None, min_length=1, max_length=ONLINE_MAX_ROWS
+    )
+    rows: list[dict[Identifier, Scalar]] | None = Field(
+        default=None, min_length=1, max_length=ONLINE_MAX_ROWS
+    )
     include_features: bool = True
 
     @model_validator(mode="after")
@@ -146,25 +143,31 @@ class BatchPredictionCreate(_ModelChoice):
     batch folder) or ``source`` (a logical source's key and time columns)."""
 
     model_config = ConfigDict(
-        json_schema_extra={
-            **exactly_one("entities", "input_path", "source"),
-            "allOf": [AT_MOST_VERSION_OR_ALIAS],
-        }
+        json_schema_extra=schema_rules(
+            {
+                **exactly_one("entities", "input_path", "source"),
+                "allOf": [AT_MOST_VERSION_OR_ALIAS],
+            },
+            _NOT_NULL,
+        )
     )
 
-    entities: (
-        Annotated[list[EntityRowCreate], Field(min_length=1, max_length=INLINE_MAX_ROWS)]
-        | SkipJsonSchema[None]
-    ) = Field(default=None, description="rows of the model's join key(s) and event_timestamp")
-    input_path: Annotated[str, Field(max_length=512)] | SkipJsonSchema[None] = Field(
-        default=None, description="relative to the batch folder, .parquet/.csv"
+    entities: list[EntityRowCreate] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=INLINE_MAX_ROWS,
+        description="rows of the model's join key(s) and event_timestamp",
     )
-    source: SourceFrameCreate | SkipJsonSchema[None] = None
+    input_path: str | None = Field(
+        default=None, max_length=512, description="relative to the batch folder, .parquet/.csv"
+    )
+    source: SourceFrameCreate | None = None
     output: Literal["auto", "inline", "parquet"] = Field(
         default="auto", description="auto: inline up to 1,000 rows, else Parquet"
     )
-    output_path: Annotated[str, Field(max_length=512)] | SkipJsonSchema[None] = Field(
+    output_path: str | None = Field(
         default=None,
+        max_length=512,
         description="relative, .parquet; a write key only (a read key's output is named by "
         "the server)",
     )
