@@ -122,6 +122,17 @@ class Settings(BaseSettings):
     # POTLUCK_API_KEYS='{"dev-read":"read","dev-write":"read,write"}'. None set: every
     # authenticated endpoint answers 401.
     api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Per-API-key request rate, e.g. "100/second" or "20/second;1000/minute" (the `limits`
+    # notation); unset: off on the embedded profile, 200/second on services; "off": none.
+    rate_limit: str | None = None
+    # The services profile refuses default secrets (S3 secret, empty PostgreSQL password)
+    # unless this is set: only for local development (`potluck services up` sets it).
+    allow_insecure_local: bool = False
+    # The alias a prediction without a version or alias is served by: a new version is
+    # never served until it is promoted to it.
+    serving_alias: str = Field(default="production", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+    # Background jobs (training) queued or running at once; more is a 429 with Retry-After.
+    job_queue_max: int = Field(default=20, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _per_deployment_home(self) -> Settings:

@@ -96,6 +96,8 @@ def env_lines(settings: Settings) -> list[str]:
         "POTLUCK_REDIS__PORT": str(redis.port),
         "POTLUCK_S3__ENDPOINT_URL": s3.endpoint_url,
         "POTLUCK_S3__BUCKET": s3.bucket,
+        # These local servers run with default secrets: allowed for local development only.
+        "POTLUCK_ALLOW_INSECURE_LOCAL": "true",
     }
     for source, kind in fallbacks(settings).items():
         if source not in settings.sources:  # the user's own rebinding wins

@@ -128,6 +128,13 @@ class FeatureRepo:
             conn.close()
 
     def resolve(self, features: str | Sequence[str]) -> ResolvedFeatures:
+        from potluck.deployment import active_deployment
         from potluck.features.resolve import resolve_features
 
-        return resolve_features(self.store, features)
+        contract = active_deployment(self.settings)
+        return resolve_features(
+            self.store,
+            features,
+            contract_pii=contract.pii_columns,
+            contract_label=contract.label_columns,
+        )

@@ -137,6 +137,10 @@ class Scorer:
         self._estimator = estimator
         self._booster_predict = _booster_predict(estimator, self.classify)
 
+    def categories(self, name: str) -> list[Any] | None:
+        """The categories the model learned for ``name`` (None: not known here)."""
+        return self._categories.get(name)
+
     @property
     def fast(self) -> bool:
         return self._maps is not None

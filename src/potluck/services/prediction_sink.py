@@ -58,6 +58,21 @@ class ScoresWritten(dict[str, Any]):
     """table, namespace, snapshot_id and rows of one write."""
 
 
+def _refuse_source_tables(settings: Settings, namespace: str, table: str) -> None:
+    """Predictions never land in (or replace) a table a source of the deployment reads."""
+    from potluck.errors import InvalidInputError
+    from potluck.profiles import source_bindings
+
+    for source, binding in source_bindings(settings).items():
+        if binding["kind"] != "iceberg":
+            continue
+        if binding["options"].get("namespace", "default") == namespace and source == table:
+            raise InvalidInputError(
+                "output_table",
+                [f"{namespace}.{table} is the table of source '{source}': choose another table"],
+            )
+
+
 def write_scores(
     settings: Settings,
     scores: pa.Table,
@@ -71,6 +86,7 @@ def write_scores(
     """Write ``scores`` (+ model, model_version, scored_at) as one Iceberg commit."""
     connector = sink_connector(settings, namespace)
     name = table or default_table(model)
+    _refuse_source_tables(settings, connector.config.namespace, name)
     rows = scores.num_rows
     now = datetime.now(UTC)
     stamped = (
