@@ -190,7 +190,7 @@ def test_list_models(api: TestClient, trained: dict[str, Any]) -> None:
 
 def test_online_prediction_with_the_seed_body(api: TestClient, trained: dict[str, Any]) -> None:
     unknown = api.post("/feast/predictions/online", headers=READ, json=SEED_ONLINE)
-    assert unknown.status_code == 404 and "model-uuid" in unknown.text
+    assert unknown.status_code == 404 and "model-uuid" in unknown.text, unknown.text
     body = {**SEED_ONLINE, "model_id": trained["model_id"]}
     response = api.post("/feast/predictions/online", headers=READ, json=body)
     assert response.status_code == 200, response.text
@@ -217,11 +217,13 @@ def test_batch_predictions_become_an_iceberg_snapshot(
         "output_schema": "gold",
         "prediction_column_name": "churn_score",
     }
-    first = api.post("/feast/predictions/batch", headers=READ, json=body)
+    refused = api.post("/feast/predictions/batch", headers=READ, json=body)
+    assert refused.status_code == 403, refused.text  # writing to the lakehouse: a write key
+    first = api.post("/feast/predictions/batch", headers=WRITE, json=body)
     assert first.status_code == 200, first.text
     answer = first.json()
     assert answer["output_table"] == "gold.churn_scores" and answer["num_predictions"] > 0
-    again = api.post("/feast/predictions/batch", headers=READ, json=body)
+    again = api.post("/feast/predictions/batch", headers=WRITE, json=body)
     assert again.status_code == 200, again.text
     gold = sink_connector(lake, "gold")
     assert len(gold.snapshots("churn_scores")) == 2  # each run: one new snapshot
@@ -231,7 +233,7 @@ def test_batch_predictions_become_an_iceberg_snapshot(
         table.column_names
     )
     wrong = api.post(
-        "/feast/predictions/batch", headers=READ, json={**body, "entity_columns": ["id"]}
+        "/feast/predictions/batch", headers=WRITE, json={**body, "entity_columns": ["id"]}
     )
     assert wrong.status_code == 422 and "entity_columns" in wrong.text
 

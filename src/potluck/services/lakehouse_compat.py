@@ -42,7 +42,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def build(model: type[M], what: str, problems: list[str], /, **values: Any) -> M | None:
-    """potluck's request model, or None with its validation problems appended."""
+    """potluck's request model, or None with its validation problems appended. Values the
+    seed's body did not give (None) are left out, as a client would leave them out."""
+    values = {k: v for k, v in values.items() if v is not None}
     try:
         return model(**values)
     except ValidationError as exc:
@@ -116,9 +118,21 @@ def register_feature_view(
     if timestamp is None:
         problems.append("source.timestamp_field is required (point-in-time joins need it)")
     fields = [
-        FieldCreate(name=f.name, dtype=f.dtype, description=f.description or "", tags=f.tags)  # type: ignore[arg-type]
+        field
         for f in body.features
         if f.dtype in _SUPPORTED_DTYPES
+        and (
+            field := build(
+                FieldCreate,
+                f"feature '{f.name}'",
+                problems,
+                name=f.name,
+                dtype=f.dtype,
+                description=f.description or "",
+                tags=f.tags,
+            )
+        )
+        is not None
     ]
     spec = None
     if logical is not None and timestamp is not None and entities and fields:
@@ -186,12 +200,19 @@ def create_feature_service(repo: FeatureRepo, body: seed.FeatureServiceRequest) 
     }
 
 
+def _zoned(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def list_feature_views(repo: FeatureRepo) -> list[seed.FeatureViewInfo]:
     from potluck.services import feature_views
 
     registry, project = repo.store.registry, repo.store.project
-    created = {
-        v.name: v.created_timestamp for v in registry.list_feature_views(project, allow_cache=True)
+    created = {  # Feast keeps naive UTC times; the schema promises zoned ones
+        v.name: _zoned(v.created_timestamp)
+        for v in registry.list_feature_views(project, allow_cache=True)
     }
     return [
         seed.FeatureViewInfo(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from potluck.api.deps import ReadScope, RepoDep, SettingsDep
-from potluck.api.routes._responses import READ_ERRORS
+from potluck.api.routes._responses import BODY_ERRORS
 from potluck.schemas.feast_protocol import FeastOnlineRequest, FeastOnlineResponse
 from potluck.services import feast_protocol as service
 
@@ -14,7 +14,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["feast protocol"])
 
 
-@router.post("/get-online-features", responses=READ_ERRORS)
+@router.post("/get-online-features", responses=BODY_ERRORS)
 def get_online_features(
     body: FeastOnlineRequest, repo: RepoDep, settings: SettingsDep, _: ReadScope
 ) -> FeastOnlineResponse:

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from potluck.api.deps import ModelsDep, ReadScope, RepoDep, SettingsDep, WriteScope
-from potluck.api.routes._responses import READ_ERRORS, WRITE_ERRORS
+from potluck.api.routes._responses import BODY_ERRORS, CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS
 from potluck.schemas import lakehouse_compat as seed
 from potluck.services import lakehouse_compat as features
 from potluck.services import lakehouse_compat_models as models
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/feast", tags=["lakehouse compatibility (/feast)"])
 _CREATED = status.HTTP_201_CREATED
 
 
-@router.post("/features", status_code=_CREATED, responses=WRITE_ERRORS)
+@router.post("/features", status_code=_CREATED, responses=CREATE_ERRORS)
 def create_feature_view(
     body: seed.FeatureViewRequest, repo: RepoDep, _: WriteScope
 ) -> seed.FeatureSetResponse:
@@ -33,7 +33,7 @@ def create_feature_view(
     return features.register_feature_view(repo, body)
 
 
-@router.post("/features/service", status_code=_CREATED, responses=WRITE_ERRORS)
+@router.post("/features/service", status_code=_CREATED, responses=CREATE_ERRORS)
 def create_feature_service(
     body: seed.FeatureServiceRequest, repo: RepoDep, _: WriteScope
 ) -> dict[str, Any]:
@@ -64,7 +64,7 @@ def list_models(settings: SettingsDep, _: ReadScope) -> list[seed.ModelInfo]:
     return models.list_models(settings)
 
 
-@router.post("/predictions/online", responses=READ_ERRORS)
+@router.post("/predictions/online", responses=BODY_ERRORS)
 def predict_online(
     body: seed.OnlinePredictionRequest, repo: RepoDep, cache: ModelsDep, _: ReadScope
 ) -> seed.PredictionResponse:
@@ -72,13 +72,14 @@ def predict_online(
     return models.predict_online(repo, cache, body)
 
 
-@router.post("/predictions/batch", responses=READ_ERRORS)
+@router.post("/predictions/batch", responses=WRITE_ERRORS)
 def predict_batch(
     body: seed.BatchPredictionRequest,
     settings: SettingsDep,
     repo: RepoDep,
     cache: ModelsDep,
-    _: ReadScope,
+    _: WriteScope,
 ) -> seed.PredictionResponse:
-    """Score a source's rows point-in-time into ``output_schema.output_table`` (Iceberg)."""
+    """Score a source's rows point-in-time into ``output_schema.output_table`` (Iceberg):
+    a write to the lakehouse, so a write key's act (as ``output: "iceberg"`` is)."""
     return models.predict_batch(settings, repo, cache, body)
