@@ -22,6 +22,7 @@ __all__ = ["BUILT_INS", "PROJECT_MODULE", "load_deployment", "project_module_nam
 # name -> "module:attribute"; imported only when chosen.
 BUILT_INS: dict[str, str] = {
     "healthcare": "potluck.domains.healthcare.deployment:DEPLOYMENT",
+    "wellness": "potluck.domains.wellness.deployment:DEPLOYMENT",
 }
 PROJECT_MODULE = "potluck_deployment"
 

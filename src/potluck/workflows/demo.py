@@ -44,6 +44,10 @@ def _sample_ids(settings: Settings, sample: int) -> list[Any]:
     return seen
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -108,6 +112,8 @@ def run_demo(
             "task": trained.model_type,
             "metric": deployment.model.metric,
             "value": round(trained.metrics.get(deployment.model.metric, float("nan")), 4),
+            # the oracle's score under the same metric (None without an oracle column)
+            "oracle_value": _rounded(trained.oracle.get(f"oracle_{deployment.model.metric}")),
             "auc": round(trained.auc, 4),
             "oracle_auc": round(trained.oracle_auc, 4),
             "oracle": {k: round(v, 4) for k, v in trained.oracle.items()},
