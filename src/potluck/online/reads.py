@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from potluck.deployment import EntitySpec
     from potluck.features.repo import FeatureRepo
+    from potluck.online._late import LateView
     from potluck.online._plan import ReadPlan
 
 __all__ = ["FOUND", "STATUS", "entity_columns", "online_features", "online_features_arrow"]
@@ -116,16 +117,19 @@ def _check(entities: Entities) -> int:
 
 
 _SPLITS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Any, float]]] = weakref.WeakKeyDictionary()
+# (plain refs, windowed view -> feature names, output order, late on-demand views)
+Split = tuple[list[str], dict[Any, list[str]], list[str], list["LateView"]]
 _SPLIT_TTL_S = 60.0
 
 
-def _split(
-    repo: FeatureRepo, features: str | Sequence[str]
-) -> tuple[list[str], dict[Any, list[str]], list[str]] | None:
-    """For features with window views: (other refs, window view -> names, output order);
-    None when there is no window feature (cached like the read plans)."""
+def _split(repo: FeatureRepo, features: str | Sequence[str]) -> Split | None:
+    """For features with window views: (other refs, window view -> names, output order,
+    late on-demand views); None when there is no window feature (cached like the read
+    plans). On-demand views over window features or request data are *late*
+    (:mod:`._late`): their inputs join the reads, as hidden features."""
     import time
 
+    from potluck.online._late import late_views
     from potluck.online._windows import windowed_views
 
     key = features if isinstance(features, str) else tuple(features)
@@ -134,19 +138,23 @@ def _split(
     if hit is not None and time.monotonic() - hit[1] < _SPLIT_TTL_S:
         return hit[0]  # type: ignore[no-any-return]
     resolved = repo.resolve(features)
-    windowed = windowed_views(repo, resolved.refs)
+    every = set(windowed_views(repo, None))
+    late = late_views(repo, resolved, every) if every else {}
+    refs = [r for r in resolved.refs if r.partition(":")[0] not in late]
+    refs += [r for view in late.values() for r in view.refs if r not in refs]
+    windowed = windowed_views(repo, refs)
     split = None
     if windowed:
         groups: dict[Any, list[str]] = {}
         plain = []
-        for ref in resolved.refs:
+        for ref in refs:
             view, _, name = ref.partition(":")
             if view in windowed:
                 groups.setdefault(windowed[view], []).append(name)
             else:
                 plain.append(ref)
         order = [n for n in resolved.names if n not in resolved.pii]
-        split = (plain, groups, order)
+        split = (plain, groups, order, list(late.values()))
     entry[key] = (split, time.monotonic())
     return split
 
@@ -163,13 +171,14 @@ def _columns(
         return _plain_columns(repo, features, entities, now)
     from potluck.online._windows import read_windows
 
-    plain, groups, order = split
+    plain, groups, order, late = split
     at = now or datetime.now(UTC)
     columns: dict[str, list[Any]] = {}
     found = [False] * n
     expired: dict[str, set[int]] = {}
+    keys = _join_keys(repo, entities, [*plain, *(f"{v.name}:" for v in groups)])
     if plain:
-        _, columns, found, expired, _ = _plain_columns(repo, plain, entities, at)
+        _, columns, found, expired, _ = _plain_columns(repo, plain, keys, at)
     for view, wanted in groups.items():
         values, seen, stale = read_windows(repo, view, wanted, entities, at)
         columns.update(values)
@@ -177,8 +186,23 @@ def _columns(
         old = {i for i, s in enumerate(stale) if s}
         if old:
             expired.update({name: set(old) for name in wanted})
+    for view in late:
+        values, gone = view.apply(columns, entities, list(keys), found, expired)
+        columns.update(values)
+        expired.update({name: gone for name in view.outputs if gone})
     ordered = [name for name in order if name in columns]
     return ordered, columns, found, expired, None
+
+
+def _join_keys(repo: FeatureRepo, entities: Entities, refs: Sequence[str]) -> Entities:
+    """The join-key columns of ``entities`` (request data left out); all when unsure."""
+    views = {r.split(":", 1)[0] for r in refs}
+    names: set[str] = set()
+    for view in repo.store.registry.list_feature_views(repo.config.project, allow_cache=True):
+        if view.name in views:
+            names.update(c.name for c in view.entity_columns)
+    keys = {k: v for k, v in entities.items() if k in names}
+    return keys or entities
 
 
 def _plain_columns(

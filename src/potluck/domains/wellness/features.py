@@ -18,8 +18,10 @@ The UDFs import what they use inside: Feast may rebuild them from their source t
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
-from feast import FeatureService, Field, RequestSource
+from feast import FeatureService, FeatureView, Field, RequestSource
 from feast.data_source import PushSource
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64, String
@@ -372,11 +374,11 @@ DERIVED = {
 }
 
 
-def _topics(*views: object) -> list[object]:
+def _topics(*views: FeatureView) -> list[Any]:
     """Each view's listed features, then its derived on-demand view."""
-    out: list[object] = []
+    out: list[Any] = []
     for view in views:
-        out += [view[listed(view)], DERIVED[view.name]]  # type: ignore[attr-defined,index]
+        out += [view[listed(view)], DERIVED[view.name]]
     return out
 
 

@@ -19,7 +19,7 @@ from feast import Entity, FeatureView, ValueType
 
 from potluck.domains.wellness.schema import ACTIVITY_TYPES, SOURCE_SCHEMAS, TIMESTAMP_FIELDS
 from potluck.offline.source import PotluckSource
-from potluck.windows import WindowFeature
+from potluck.windows import Filter, WindowFeature
 from potluck.windows.declare import windowed_view
 
 __all__ = [
@@ -74,7 +74,13 @@ WINDOW_FEATURES: dict[str, list[WindowFeature]] = {
         W("avg_mood_7d", "mood_level", "mean", D7),
         # helpers of most_common_activity_24h: activities of each type in 24 hours
         *(
-            W(f"{kind}_count_24h", None, "count", H24, filter=("activity_type", "==", kind))
+            W(
+                f"{kind}_count_24h",
+                None,
+                "count",
+                H24,
+                filter=(Filter("activity_type", "==", kind),),
+            )
             for kind in ACTIVITY_TYPES
         ),
     ],
@@ -96,7 +102,13 @@ WINDOW_FEATURES: dict[str, list[WindowFeature]] = {
         W("exercise_minutes_30d", "duration_minutes", "sum", D30),
         W("avg_exercise_duration_7d", "duration_minutes", "mean", D7),
         W("avg_energy_after_exercise_7d", "energy_after", "mean", D7),
-        W("high_intensity_count_7d", None, "count", D7, filter=("intensity", "==", "high")),
+        W(
+            "high_intensity_count_7d",
+            None,
+            "count",
+            D7,
+            filter=(Filter("intensity", "==", "high"),),
+        ),
         W("exercise_days_7d", "session_date", "count_distinct", D7),  # helper
         W("exercise_types_7d", "exercise_type", "count_distinct", D7),  # helper
     ],
@@ -114,7 +126,7 @@ WINDOW_FEATURES: dict[str, list[WindowFeature]] = {
             "provider",
             "count_distinct",
             D7,
-            filter=("sync_status", "==", "success"),
+            filter=(Filter("sync_status", "==", "success"),),
         ),
         W("avg_heart_rate_7d", "avg_heart_rate", "mean", D7),
         W("avg_steps_7d", "steps", "mean", D7),
@@ -122,7 +134,13 @@ WINDOW_FEATURES: dict[str, list[WindowFeature]] = {
         # helpers of last_sync_hours_ago, data_completeness_score, sync_reliability_score
         W("minutes_since_last_sync", None, "time_since_last", D30, unit="minutes"),
         W("syncs_7d", None, "count", D7),
-        W("successful_syncs_7d", None, "count", D7, filter=("sync_status", "==", "success")),
+        W(
+            "successful_syncs_7d",
+            None,
+            "count",
+            D7,
+            filter=(Filter("sync_status", "==", "success"),),
+        ),
         W("heart_rate_readings_7d", "avg_heart_rate", "count", D7),
         W("steps_readings_7d", "steps", "count", D7),
         W("calories_readings_7d", "calories", "count", D7),
