@@ -430,4 +430,5 @@ OBJECTS = [
     mood_prediction,
     wellness_composite,
     *FEATURE_SERVICES,
+    user_activity_push,  # registered on its own: no view takes it as its stream source
 ]
