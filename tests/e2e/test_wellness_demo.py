@@ -84,3 +84,16 @@ def test_online_predictions_are_served_fresh(summary: dict[str, Any]) -> None:
     for row in sample:
         assert row["prediction"] is not None and 1.0 <= row["prediction"] <= 10.0, row
         assert row["status"] in ("ok", "partial"), row
+
+
+def test_online_only_push_changes_the_dashboard_until_the_rebuild(summary: dict[str, Any]) -> None:
+    push = summary["push"]
+    assert (push["push_source"], push["service"]) == ("user_activity_push", "wellness_dashboard_v1")
+    assert push["feature_views"] == ["user_activity_features"] and push["rows"] == 2
+    before, after = push["changed"]["activity_count_24h"]
+    assert after == before + 2
+    assert "total_minutes_7d" in push["changed"]
+    # the incremental materialization rebuilt the states from the untouched source
+    assert push["incremental_rows"] > 0
+    assert push["changed_after_incremental"] == {}
+    assert {"push", "materialize_incremental"} <= set(summary["timings_s"])

@@ -20,6 +20,7 @@ import pyarrow as pa
 __all__ = [
     "AsOfInput",
     "Binding",
+    "DemoPush",
     "Deployment",
     "EngineeringSpec",
     "EntitySpec",
@@ -160,6 +161,21 @@ Generator = Callable[[int, int, datetime], Mapping[str, pa.Table]]
 
 
 @dataclass(frozen=True)
+class DemoPush:
+    """What ``potluck demo`` pushes online after materializing, to show a service change.
+
+    ``rows(ids, at)`` builds fresh rows of ``push_source`` for the entities ``ids`` as of
+    ``at``; the demo reads ``service`` for them before and after the push (and after an
+    incremental materialization), with ``request`` as request data when it needs any.
+    """
+
+    push_source: str
+    service: str
+    rows: Callable[[Sequence[Any], datetime], pa.Table]
+    request: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Deployment:
     """Everything domain-specific about one deployment, declared in one place."""
 
@@ -174,6 +190,7 @@ class Deployment:
     default_size: int = 10_000
     description: str = ""
     entity_noun: str = "entities"
+    demo_push: DemoPush | None = None
 
     # ------------------------------------------------------------------ contract views
     @property

@@ -13,7 +13,16 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from potluck.deployment import Binding, Deployment, EntitySpec, LabelSpec, ModelDefaults, SourceSpec
+from potluck.deployment import (
+    Binding,
+    DemoPush,
+    Deployment,
+    EntitySpec,
+    LabelSpec,
+    ModelDefaults,
+    SourceSpec,
+)
+from potluck.domains.wellness.push import fresh_activity
 from potluck.domains.wellness.schema import (
     JOIN_KEY,
     LABEL,
@@ -77,4 +86,10 @@ DEPLOYMENT = Deployment(
     generate=_generate,
     default_size=500,
     entity_noun="users",
+    # the demo pushes fresh activity online only and shows the dashboard change
+    demo_push=DemoPush(
+        push_source="user_activity_push",
+        service="wellness_dashboard_v1",
+        rows=fresh_activity,
+    ),
 )
