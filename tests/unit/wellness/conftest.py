@@ -11,7 +11,9 @@ from potluck.online.materialize import materialize
 from potluck.settings import Settings
 from potluck.workflows import data
 
-AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
+# Materialized at (about) now: the API reads at the real clock, inside every TTL; the
+# other tests read with now= relative to AS_OF.
+AS_OF = datetime.now(UTC).replace(second=0, microsecond=0)
 USERS = 40
 
 

@@ -175,3 +175,41 @@ def test_push_online_only_updates_the_states_not_the_source(repo: FeatureRepo) -
     assert offline["activity_count_24h"][0].as_py() == before["activity_count_24h"]
     with pytest.raises(RequestError, match="lack"):
         push_online(repo, "user_activity_push", rows.drop_columns(["energy_level"]), now=at)
+
+
+def test_energy_service_through_potluck_api(repo: FeatureRepo) -> None:
+    """``POST /features/online``: the seed's entity rows, the same values as the read path
+    (window features at the request time, so both read at a time inside every TTL)."""
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from potluck.api.main import create_app
+
+    settings = repo.settings.model_copy(update={"api_keys": {"k": "read"}})
+    body = {
+        "feature_service": "energy_prediction_v1",
+        "entity_rows": [{"user_id": "user-1", **CONTEXT}, {"user_id": "nobody", **CONTEXT}],
+    }
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        answer = client.post("/features/online", json=body, headers={"Authorization": "Bearer k"})
+        refused = client.post(
+            "/features/online",
+            json={**body, "entity_rows": [{"user_id": "user-1"}]},
+            headers={"Authorization": "Bearer k"},
+        )
+    assert answer.status_code == 200, answer.text
+    got = answer.json()
+    assert {"predicted_energy", "energy_confidence", "sleep_consistency_7d"} <= set(got["features"])
+    first, unknown = got["rows"]
+    assert first["user_id"] == "user-1" and first["current_hour"] == 14
+    assert unknown["_status"] == "unknown_entity" and unknown["predicted_energy"] is None
+    # AS_OF is the fixture's start, so the API's read (at the real clock) is fresh
+    assert first["_status"] in ("ok", "partial") and first["_expired"] == []
+    assert first["predicted_energy"] is not None and first["avg_energy_7d"] is not None
+    now = datetime.now(UTC)
+    entities = {"user_id": ["user-1"], **{k: [v] for k, v in CONTEXT.items()}}
+    same = online_features(repo, "energy_prediction_v1", entities, now=now)[0]
+    assert first["predicted_energy"] == same["predicted_energy"]
+    assert first["_expired"] == same["_expired"]
+    assert refused.status_code == 422 and "current_hour" in refused.text
