@@ -92,7 +92,10 @@ def check(repo: Any, ids: list[str]) -> list[str]:
     for name in (n for n in raw if n != "patient_id"):
         if [row.get(name) for row in ours] != raw[name]:
             problems.append(f"{name} differs")
-    if any(set(row) - {"patient_id", "_found"} - set(raw) for row in ours):
+    if any(
+        set(row) - {"patient_id", "_found", "_missing", "_expired", "_status"} - set(raw)
+        for row in ours
+    ):
         problems.append("potluck returned columns Feast did not")
     return problems
 

@@ -19,6 +19,8 @@ a stack trace.
     ├── AuthenticationError         401  no or an unknown API key
     ├── PermissionDeniedError       403  the API key lacks the scope an action needs
     ├── NotFoundError               404  an unknown object (model, job, ...)
+    ├── ConflictError               409  the name is taken / the state forbids the action
+    ├── TooManyRequestsError        429  a rate limit or the job queue is full (Retry-After)
     └── ModelError                  422  training / prediction cannot proceed
 """
 
@@ -29,6 +31,7 @@ from collections.abc import Iterable
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "ConflictError",
     "DriverMissingError",
     "EntityFrameError",
     "FeatureReferenceError",
@@ -38,8 +41,10 @@ __all__ = [
     "PermissionDeniedError",
     "PotluckError",
     "RequestError",
+    "ServerUnavailableError",
     "SourceError",
     "SourceSchemaError",
+    "TooManyRequestsError",
 ]
 
 
@@ -85,6 +90,13 @@ class SourceError(PotluckError):
         self.source = source
         self.connector = connector
         self.detail = detail
+
+
+class ServerUnavailableError(PotluckError):
+    """A server of the profile (registry database, online store, object store) is down."""
+
+    status_code = 503
+    code = "server_unavailable"
 
 
 class SourceSchemaError(SourceError):
@@ -139,6 +151,22 @@ class PermissionDeniedError(PotluckError):
 class NotFoundError(PotluckError):
     status_code = 404
     code = "not_found"
+
+
+class ConflictError(PotluckError):
+    status_code = 409
+    code = "conflict"
+
+
+class TooManyRequestsError(PotluckError):
+    """Too many requests (a key's rate limit) or a full job queue; retry after some seconds."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
 
 
 class ModelError(PotluckError):

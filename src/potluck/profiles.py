@@ -22,6 +22,8 @@ from potluck.settings import Settings
 __all__ = [
     "create_database",
     "feature_store_yaml",
+    "iceberg_options",
+    "prepare_iceberg_catalog",
     "prepare_mlflow_store",
     "repo_config_dict",
     "resolve_binding",
@@ -55,11 +57,37 @@ def _s3_options(settings: Settings, prefix: str) -> dict[str, Any]:
     }
 
 
+def iceberg_options(
+    settings: Settings, folder: str = "iceberg", prefix: str = "iceberg"
+) -> dict[str, Any]:
+    """The iceberg connector's catalog and warehouse on this profile.
+
+    Embedded: a SQLite catalog ``<data>/<folder>/catalog.db`` and the warehouse folder
+    ``<data>/<folder>/warehouse``. Services: the SQL catalog in a PostgreSQL database of
+    its own (``postgres.iceberg_database``, made by :func:`prepare_iceberg_catalog`) and
+    the warehouse ``s3://<bucket>/<prefix>`` with the settings' S3 endpoint and keys.
+    """
+    if settings.profile != "services":
+        root = settings.data_dir / folder
+        return {"uri": f"sqlite:///{root / 'catalog.db'}", "warehouse": str(root / "warehouse")}
+    s3 = settings.s3
+    return {
+        "uri": settings.postgres.sqlalchemy_url(settings.postgres.iceberg_database),
+        "warehouse": f"s3://{s3.bucket}/{prefix.strip('/')}",
+        "endpoint_url": s3.endpoint_url,
+        "access_key": s3.access_key,
+        "secret_key": s3.secret_key,
+        "region": s3.region,
+    }
+
+
 def resolve_binding(settings: Settings, binding: Binding) -> dict[str, Any]:
     """{kind, options} of a deployment's :class:`Binding` on this machine.
 
     File kinds live under the deployment's data folder (``file`` / ``folder`` hints);
-    server kinds take their address from settings; other hints pass through as options.
+    server kinds take their address from settings; ``iceberg`` gets its catalog and
+    warehouse from :func:`iceberg_options` (``folder`` / ``prefix`` hints); other hints
+    (``namespace``, or ``uri`` / ``warehouse`` themselves) pass through as options.
     """
     hints = dict(binding.hints)
     data = settings.data_dir
@@ -72,6 +100,10 @@ def resolve_binding(settings: Settings, binding: Binding) -> dict[str, Any]:
         options = _postgres_options(settings)
     elif kind == "s3":
         options = _s3_options(settings, hints.pop("prefix", "lake"))
+    elif kind == "iceberg":
+        options = iceberg_options(
+            settings, hints.pop("folder", "iceberg"), hints.pop("prefix", "iceberg")
+        )
     else:
         options = {}
     for hint in ("file", "folder", "prefix"):
@@ -139,6 +171,13 @@ def prepare_mlflow_store(settings: Settings) -> None:
             bucket_fs.create_dir(s3.bucket)
     except OSError as exc:
         raise SourceError("mlflow artifacts", "s3", f"{s3.endpoint_url}: {exc}") from None
+
+
+def prepare_iceberg_catalog(settings: Settings) -> None:
+    """Services profile: create the Iceberg catalog's database if absent (its tables are
+    made by pyiceberg on first use; the warehouse bucket by the connector's first write)."""
+    if settings.profile == "services":
+        create_database(settings, settings.postgres.iceberg_database)
 
 
 def create_database(settings: Settings, database: str) -> None:

@@ -43,6 +43,8 @@ class PostgresSettings(BaseModel):
     database: str = "potluck"
     # MLflow's tables live in a database of their own (created by `potluck services up`).
     mlflow_database: str = "mlflow"
+    # The Iceberg SQL catalog of the services profile (created like MLflow's).
+    iceberg_database: str = "iceberg"
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
 
     def sqlalchemy_url(self, database: str | None = None) -> str:
@@ -112,10 +114,25 @@ class Settings(BaseSettings):
     services_dir: Path = Field(
         default=Path(".services"), description="data of the servers `potluck services up` starts"
     )
+    # TTL rule of the Feast-protocol endpoint (POST /get-online-features): "potluck" (a
+    # value older than its view's TTL is null, status OUTSIDE_MAX_AGE -- what every other
+    # potluck read does) or "feast" (present however old, as `feast serve`). docs/SERVING.md
+    feast_protocol_ttl: Literal["potluck", "feast"] = "potluck"
     # REST API bearer keys: key -> comma-separated scopes ("read", "write"), e.g.
     # POTLUCK_API_KEYS='{"dev-read":"read","dev-write":"read,write"}'. None set: every
     # authenticated endpoint answers 401.
     api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Per-API-key request rate, e.g. "100/second" or "20/second;1000/minute" (the `limits`
+    # notation); unset: off on the embedded profile, 200/second on services; "off": none.
+    rate_limit: str | None = None
+    # The services profile refuses default secrets (S3 secret, empty PostgreSQL password)
+    # unless this is set: only for local development (`potluck services up` sets it).
+    allow_insecure_local: bool = False
+    # The alias a prediction without a version or alias is served by: a new version is
+    # never served until it is promoted to it.
+    serving_alias: str = Field(default="production", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+    # Background jobs (training) queued or running at once; more is a 429 with Retry-After.
+    job_queue_max: int = Field(default=20, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _per_deployment_home(self) -> Settings:

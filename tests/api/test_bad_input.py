@@ -108,7 +108,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, list[str]]] = [
         "POST",
         "/feature-services",
         {"name": V1, "features": ["clinical_statistics:bmi"]},
-        422,
+        409,
         [f"'{V1}' already exists"],
     ),
     (

@@ -143,11 +143,11 @@ def _batch(client: TestClient, deployment: Deployment) -> None:
     pq.write_table(frame, folder / "entities.parquet")
     answer = client.post(
         "/predictions/batch",
-        headers=READ,
+        headers=WRITE,
         json={
             "model": "vitals_lgbm",
             "input_path": "in/entities.parquet",
-            "output_path": "out/scored.parquet",
+            "output_path": "out/scored.parquet",  # a write key: a read key cannot choose
         },
     )
     assert answer.status_code == 200, answer.text
@@ -203,6 +203,14 @@ def test_regression_with_xgboost_and_raw_rows(client: TestClient) -> None:
         {"hypertension": 1, "heart_disease": 1, "gender": "Male", "age": 80},
         {"hypertension": 0, "heart_disease": 0, "gender": "Female", "age": 20},
     ]
+    # A new version is served only once promoted to the serving alias.
+    unpromoted = client.post(
+        "/predictions/online", headers=READ, json={"model": "glucose_xgb", "rows": rows}
+    )
+    assert unpromoted.status_code == 404, unpromoted.text
+    version = job["result"]["version"]
+    promoted = client.post(f"/models/glucose_xgb/versions/{version}/promote", headers=WRITE)
+    assert promoted.status_code == 200, promoted.text
     answer = client.post(
         "/predictions/online", headers=READ, json={"model": "glucose_xgb", "rows": rows}
     )

@@ -67,3 +67,11 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     )
     assert proc.returncode == 0, f"demo failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return DemoRun(home=home, summary=json.loads(out.read_text()), stdout=proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def feast_world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A 300-patient deployment built through the CLI, for Feast's own tools (feast_world.py)."""
+    from tests.e2e.feast_world import build
+
+    return build(tmp_path_factory.mktemp("feast_world"))

@@ -51,6 +51,10 @@ def main() -> None:
             sys.exit(130)
         if os.environ.get("POTLUCK_DEBUG"):
             raise
+        down = _server_error(exc)
+        if down is not None:
+            err.print(f"[bold red]error[/bold red] ({down.code}): {down.message}")
+            sys.exit(1)
         err.print(
             f"[bold red]internal error[/bold red]: {type(exc).__name__}: {exc} "
             "(set POTLUCK_DEBUG=1 for a traceback)"
@@ -58,3 +62,15 @@ def main() -> None:
         sys.exit(3)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _server_error(exc: Exception) -> PotluckError | None:
+    """A profile server that is down, named (see potluck.features.unreachable)."""
+    from potluck.features.unreachable import server_error
+    from potluck.settings import Settings
+
+    try:
+        settings = Settings()
+    except Exception:
+        return None
+    return server_error(exc, settings)

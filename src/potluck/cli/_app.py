@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,7 +13,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from potluck.errors import ConfigurationError, PotluckError
-from potluck.settings import Settings, today_utc
+
+if TYPE_CHECKING:  # settings (pydantic-settings) load only when a command runs
+    from potluck.settings import Settings
 
 __all__ = [
     "AsOf",
@@ -66,6 +68,8 @@ def load_settings() -> Settings:
     """The settings from the environment; a bad value is a ConfigurationError naming it."""
     from pydantic import ValidationError
 
+    from potluck.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -98,6 +102,8 @@ def new_progress() -> Progress:
 
 def as_of_option(value: str | None) -> datetime:
     if value is None:
+        from potluck.settings import today_utc
+
         return today_utc()
     try:
         parsed = datetime.fromisoformat(value)

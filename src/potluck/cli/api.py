@@ -1,4 +1,5 @@
-"""Commands of the REST API: ``serve`` and ``models`` (registered model versions)."""
+"""Commands of the servers: ``serve`` (the REST API), ``ui`` (Feast's UI on the repo) and
+``models`` (registered model versions)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,24 @@ def serve(
         access_log=access_log,
         log_level="info",
     )
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8888,
+) -> None:
+    """Run Feast's web UI on the active deployment's registry (what `feast ui` run in
+    <home>/feature_repo serves): entities, feature views, feature services, sources."""
+    from potluck.errors import PotluckError
+    from potluck.features.repo import FeatureRepo
+
+    repo = FeatureRepo(load_settings())
+    store = repo.store
+    if not store.registry.list_feature_views(store.project, allow_cache=False):
+        raise PotluckError("the registry has no feature views: run `potluck apply` first")
+    console.print(f"Feast UI for project {store.project} on http://{host}:{port}")
+    store.serve_ui(host=host, port=port)
 
 
 @app.command()

@@ -79,6 +79,9 @@ def demo(
     oracle = model["oracle"].get(f"oracle_{metric}", model["oracle"].get("oracle_auc"))
     shown = f"{model['value']:.3f}" + (f" / oracle {oracle:.3f}" if oracle is not None else "")
     table.add_row(f"test {metric}", shown)
+    batch = summary.get("batch_scores")
+    if batch and batch.get("table"):
+        table.add_row("batch scores", f"{batch['rows']:,} rows -> {batch['table']}")
     table.add_row("materialized rows", f"{summary['materialized_rows']:,}")
     for sample in summary["online_sample"]:
         table.add_row(f"online {sample['entity']}", f"{sample['prediction']} ({sample['status']})")

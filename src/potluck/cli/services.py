@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
@@ -23,7 +23,9 @@ from rich.table import Table
 
 from potluck.cli._app import JsonOut, app, console, emit, load_settings
 from potluck.errors import ConfigurationError
-from potluck.settings import Settings
+
+if TYPE_CHECKING:
+    from potluck.settings import Settings
 
 __all__ = ["env_lines", "services_app"]
 
@@ -94,6 +96,8 @@ def env_lines(settings: Settings) -> list[str]:
         "POTLUCK_REDIS__PORT": str(redis.port),
         "POTLUCK_S3__ENDPOINT_URL": s3.endpoint_url,
         "POTLUCK_S3__BUCKET": s3.bucket,
+        # These local servers run with default secrets: allowed for local development only.
+        "POTLUCK_ALLOW_INSECURE_LOCAL": "true",
     }
     for source, kind in fallbacks(settings).items():
         if source not in settings.sources:  # the user's own rebinding wins
@@ -105,7 +109,7 @@ def env_lines(settings: Settings) -> list[str]:
 def up(json_out: JsonOut = None) -> None:
     """Start PostgreSQL, Redis and the S3 endpoint (those not already listening)."""
     from potluck import devservices
-    from potluck.profiles import create_database, prepare_mlflow_store
+    from potluck.profiles import create_database, prepare_iceberg_catalog, prepare_mlflow_store
 
     settings = load_settings().model_copy(update={"profile": "services"})
     root = _root(settings)
@@ -124,6 +128,7 @@ def up(json_out: JsonOut = None) -> None:
         started[name] = f"started on {host}:{port}"
     create_database(settings, settings.postgres.database)
     prepare_mlflow_store(settings)  # MLflow's database + the bucket
+    prepare_iceberg_catalog(settings)  # the Iceberg SQL catalog's database
     env_file = root / "env"
     env_file.parent.mkdir(parents=True, exist_ok=True)
     lines = env_lines(settings)

@@ -149,10 +149,18 @@ def filter_expression(schema: pa.Schema, request: ReadRequest) -> pc.Expression 
         parts.append(pc.field(field.name).isin(request_keys(field, request.keys)))
     if request.timestamp_column is not None:
         ts = pc.field(request.timestamp_column)
+        # Bounds in the column's own type: a file another tool wrote may hold naive
+        # (taken as UTC) or nanosecond timestamps, which Arrow will not compare with TS.
+        kind = schema.field(request.timestamp_column).type
+
+        def bound(moment: datetime) -> pa.Scalar:
+            scalar = pa.scalar(utc(moment), type=TS)
+            return scalar if kind == TS or not pa.types.is_timestamp(kind) else scalar.cast(kind)
+
         if request.start is not None:
-            parts.append(ts >= pa.scalar(utc(request.start), type=TS))
+            parts.append(ts >= bound(request.start))
         if request.end is not None:
-            parts.append(ts <= pa.scalar(utc(request.end), type=TS))
+            parts.append(ts <= bound(request.end))
     return functools.reduce(operator.and_, parts) if parts else None
 
 

@@ -22,6 +22,7 @@ __all__ = ["BUILT_INS", "PROJECT_MODULE", "load_deployment", "project_module_nam
 # name -> "module:attribute"; imported only when chosen.
 BUILT_INS: dict[str, str] = {
     "healthcare": "potluck.domains.healthcare.deployment:DEPLOYMENT",
+    "lakehouse": "potluck.domains.lakehouse.deployment:DEPLOYMENT",
     "wellness": "potluck.domains.wellness.deployment:DEPLOYMENT",
 }
 PROJECT_MODULE = "potluck_deployment"
@@ -33,7 +34,7 @@ def load_deployment(choice: str) -> Deployment:
     choice = choice.strip()
     if not choice:
         raise ConfigurationError("POTLUCK_DEPLOYMENT is empty: name a deployment")
-    target = BUILT_INS.get(choice)
+    target = BUILT_INS.get(choice) or _packaged(choice)
     if target is None and ":" not in choice:
         folder = Path(choice).expanduser()
         if folder.is_dir():
@@ -44,6 +45,22 @@ def load_deployment(choice: str) -> Deployment:
             "'package.module:NAME', or a project folder made by `potluck init`"
         )
     return _from_target(target or choice)
+
+
+def _packaged(choice: str) -> str | None:
+    """``potluck.domains.<choice>.deployment:DEPLOYMENT`` when such a module ships with
+    potluck (found without importing it: the core never imports a domain statically)."""
+    import importlib.util
+    import re
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", choice):
+        return None
+    name = f"potluck.domains.{choice}.deployment"
+    try:
+        found = importlib.util.find_spec(name)
+    except ImportError:
+        return None
+    return f"{name}:DEPLOYMENT" if found is not None else None
 
 
 def _from_target(target: str) -> Deployment:

@@ -81,6 +81,10 @@ class SourceSpec:
     bindings: Mapping[str, Binding] = field(default_factory=dict)
     engineered: bool = False  # written by the engineering step, not loaded
     description: str = ""
+    # The seed writes this source as one commit per distinct value of this column,
+    # oldest first (a table format with snapshots, Iceberg, then holds the history:
+    # one snapshot per month, say). None: one write.
+    seed_commit_by: str | None = None
 
     def binding(self, profile: str) -> Binding:
         default = EMBEDDED_DEFAULT if profile == "embedded" else SERVICES_DEFAULT
@@ -190,6 +194,10 @@ class Deployment:
     default_size: int = 10_000
     description: str = ""
     entity_noun: str = "entities"
+    # Where batch predictions asked for ``output: "iceberg"`` are written: a binding of
+    # the iceberg kind (its ``namespace`` hint is the default namespace). None: the
+    # ``predictions`` namespace of the profile's Iceberg catalog.
+    prediction_sink: Binding | None = None
     demo_push: DemoPush | None = None
 
     # ------------------------------------------------------------------ contract views

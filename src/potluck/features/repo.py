@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from potluck.errors import ConfigurationError
@@ -55,10 +56,13 @@ class FeatureRepo:
         if objects is None:
             from potluck.deployment import active_deployment
 
-            objects = active_deployment(self.settings).objects()
+            deployment = active_deployment(self.settings)
+            objects = deployment.objects()
+            self._write_definitions(deployment.definitions, objects)
         self._prepare_online_store(objects)
         self.store.apply(list(objects))
         self.store.refresh_registry()
+        self._record_infra()
         project = self.store.project
         registry = self.store.registry
         return {
@@ -67,6 +71,30 @@ class FeatureRepo:
             "on_demand_feature_views": len(registry.list_on_demand_feature_views(project)),
             "feature_services": len(registry.list_feature_services(project)),
         }
+
+    def _record_infra(self) -> None:
+        """Store the online tables in the registry's infra record, as ``feast apply`` does
+        (``FeatureStore.apply`` leaves it alone), so ``feast plan`` reports no infra change."""
+        from feast.protos.feast.core.Registry_pb2 import Registry as RegistryProto
+
+        registry, project = self.store.registry, self.store.project
+        desired = RegistryProto()
+        desired.feature_views.extend(v.to_proto() for v in registry.list_feature_views(project))
+        desired.stream_feature_views.extend(
+            v.to_proto() for v in registry.list_stream_feature_views(project)
+        )
+        infra = self.store._get_provider().plan_infra(self.config, desired)
+        registry.update_infra(infra, project, commit=True)
+
+    def _write_definitions(self, module_name: str, objects: Sequence[Any]) -> None:
+        """The repo folder's definitions module, so Feast's CLI sees what potluck applies."""
+        from potluck.deployment import BUILT_INS
+        from potluck.features.definitions import write_definitions
+
+        choice = self.settings.deployment.strip()
+        folder = Path(choice).expanduser()
+        path_entry = folder.resolve() if choice not in BUILT_INS and folder.is_dir() else None
+        write_definitions(self.settings.repo_dir, module_name, objects, path_entry)
 
     def _prepare_online_store(self, objects: Sequence[Any]) -> None:
         """Create the SQLite online database, and its views' tables, the way potluck's
@@ -100,6 +128,13 @@ class FeatureRepo:
             conn.close()
 
     def resolve(self, features: str | Sequence[str]) -> ResolvedFeatures:
+        from potluck.deployment import active_deployment
         from potluck.features.resolve import resolve_features
 
-        return resolve_features(self.store, features)
+        contract = active_deployment(self.settings)
+        return resolve_features(
+            self.store,
+            features,
+            contract_pii=contract.pii_columns,
+            contract_label=contract.label_columns,
+        )

@@ -1,8 +1,10 @@
 """Resolve what a caller asked for (a service name or feature refs) against the registry.
 
 Every unknown reference is collected and reported in one error, instead of
-Feast's first-failure exception. PII-tagged fields are flagged so callers can
-drop them from every output.
+Feast's first-failure exception. PII fields -- the deployment's contract PII and
+anything tagged ``pii`` -- are flagged so callers can drop them from every
+output; the contract's label and label-derived columns are flagged as ``label``
+so callers refuse them as features.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class ResolvedFeatures:
     feast_argument: Any  # a FeatureService or a list of refs
     service: str | None = None
     pii: frozenset[str] = field(default_factory=frozenset)  # short names of PII fields
+    label: frozenset[str] = field(default_factory=frozenset)  # label + label-derived (contract)
     join_keys: frozenset[str] = field(default_factory=frozenset)
     on_demand: frozenset[str] = field(default_factory=frozenset)  # names computed at request time
     ttl_seconds: dict[str, float] = field(default_factory=dict)  # feature name -> its view's TTL
@@ -45,12 +48,18 @@ def _catalog(store: FeatureStore) -> tuple[dict[str, Any], dict[str, Any]]:
     return views, odfvs
 
 
-def resolve_features(store: FeatureStore, features: str | Sequence[str]) -> ResolvedFeatures:
-    """``features`` is a feature service name or a list of ``view:feature`` refs."""
+def resolve_features(
+    store: FeatureStore,
+    features: str | Sequence[str],
+    *,
+    contract_pii: frozenset[str] = frozenset(),
+    contract_label: frozenset[str] = frozenset(),
+) -> ResolvedFeatures:
+    """``features`` is a feature service name or a list of ``view:feature`` refs;
+    ``contract_pii`` / ``contract_label``: the deployment's (PII whatever the tags say)."""
     views, odfvs = _catalog(store)
-    pii = frozenset(
-        f.name for v in views.values() for f in v.features if f.tags.get("pii") == "true"
-    )
+    tagged = {f.name for v in views.values() for f in v.features if f.tags.get("pii") == "true"}
+    pii = frozenset(tagged | contract_pii)
     if isinstance(features, str):
         services = {
             s.name: s for s in store.registry.list_feature_services(store.project, allow_cache=True)
@@ -91,6 +100,7 @@ def resolve_features(store: FeatureStore, features: str | Sequence[str]) -> Reso
         feast_argument=argument,
         service=name,
         pii=pii,
+        label=contract_label,
         join_keys=frozenset(join_keys),
         on_demand=frozenset(on_demand),
         ttl_seconds=ttl_seconds,

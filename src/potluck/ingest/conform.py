@@ -10,6 +10,7 @@ numbers to text for a text column. Everything else is refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -22,6 +23,9 @@ __all__ = ["MISSING_TOKENS", "ConformError", "conform"]
 
 MISSING_TOKENS = frozenset({"", "n/a", "na", "null", "none", "nan", "-", "#n/a", "?"})
 TS = pa.timestamp("us", tz="UTC")
+# A comma is only read as a thousands separator ("1,234.5"); "22,5" (a decimal comma) or
+# "1,23" is ambiguous and refused rather than guessed.
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 _SHOW = 3  # offending rows shown per column
 
 
@@ -50,6 +54,18 @@ def _as_text(column: pa.ChunkedArray) -> tuple[list[object], np.ndarray]:
     return values, missing
 
 
+def _number(value: object) -> float:
+    """One number written as text; ValueError if it is not one (or is ambiguous)."""
+    if isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    if "," in text:
+        if not _THOUSANDS.match(text):
+            raise ValueError(text)
+        text = text.replace(",", "")
+    return float(text)
+
+
 def _numbers(
     name: str, column: pa.ChunkedArray, kind: pa.DataType, problems: list[str]
 ) -> pa.Array | None:
@@ -71,9 +87,7 @@ def _numbers(
             if missing[i]:
                 continue
             try:
-                floats[i] = (
-                    float(str(v).strip().replace(",", "")) if not isinstance(v, bool) else float(v)
-                )
+                floats[i] = _number(v)
             except ValueError:
                 unreadable[i] = True
         if unreadable.any():

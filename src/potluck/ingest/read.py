@@ -53,6 +53,8 @@ def read_file(path: Path) -> pa.Table:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise RequestError(f"{path.name}: unknown format (give one of {', '.join(FORMATS)})")
+    if path.is_dir():
+        raise RequestError(f"{path.name} is a directory, not a file: give one file to load")
     if not path.is_file():
         raise RequestError(f"{path}: no such file")
     size = path.stat().st_size

@@ -31,6 +31,7 @@ __all__ = [
     "list_models",
     "load_model",
     "log_and_register",
+    "mark_interrupted",
     "model_versions",
     "promote",
     "resolve_version",
@@ -83,6 +84,18 @@ def check_name(value: str, what: str = "model name") -> str:
     return value
 
 
+def check_alias(alias: str) -> str:
+    """An alias MLflow accepts: the name alphabet without '.', not latest / v<number>."""
+    from potluck.schemas.common import RESERVED_ALIAS
+
+    if not isinstance(alias, str) or "." in alias or RESERVED_ALIAS.fullmatch(alias):
+        raise RequestError(
+            f"alias {alias!r} is reserved or malformed (letters, digits, '_', '-'; "
+            "not 'latest' or 'v<number>')"
+        )
+    return check_name(alias, "alias")
+
+
 def configure_mlflow(settings: Settings) -> Any:
     """Point MLflow at the profile's tracking store; returns the mlflow module."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -131,7 +144,10 @@ def log_and_register(
     name = check_name(name or default_model_name(settings))
     mlflow = configure_mlflow(settings)
 
-    with mlflow.start_run() as run:
+    # Lineage (the API's job id among it) is tagged when the run starts, so a process
+    # killed mid-run leaves a run that recovery can find (see mark_interrupted).
+    start_tags = {f"{_TAG}{k}": v for k, v in (lineage or {}).items()}
+    with mlflow.start_run(tags=start_tags) as run:
         mlflow.log_params({**params, "feature_service": feature_service, "training_rows": rows})
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN is not loggable
         mlflow.set_tags(
@@ -144,7 +160,6 @@ def log_and_register(
                 f"{_TAG}training_rows": str(rows),
                 f"{_TAG}model_type": model_type,
                 f"{_TAG}label": label,
-                **{f"{_TAG}{k}": v for k, v in (lineage or {}).items()},
             }
         )
         logged = mlflow.sklearn.log_model(
@@ -176,7 +191,10 @@ def resolve_version(
         try:
             return int(client.get_model_version_by_alias(name, alias).version)
         except MlflowException:
-            raise NotFoundError(f"model '{name}' has no version with alias '{alias}'") from None
+            raise NotFoundError(
+                f"model '{name}' has no version with alias '{alias}' (promote one, or ask "
+                "for a version)"
+            ) from None
     try:
         return int(client.get_model_version_by_alias(name, DEFAULT_ALIAS).version)
     except MlflowException:
@@ -284,12 +302,43 @@ def list_models(settings: Settings) -> list[dict[str, Any]]:
     return sorted(models, key=lambda m: m["name"])
 
 
+def mark_interrupted(settings: Settings, job_ids: list[str]) -> dict[str, int]:
+    """Runs of these API jobs still RUNNING -> FAILED, their PENDING logged models ->
+    FAILED, and model versions still PENDING_REGISTRATION deleted. Counts of each."""
+    client = _client(settings)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    counts = {"runs": 0, "logged_models": 0, "versions": 0}
+    if experiment is None or not job_ids:
+        return counts
+    wanted = {j for j in job_ids if re.fullmatch(r"[0-9a-f]{32}", j)}
+    runs = [
+        run
+        for run in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
+        if run.data.tags.get(f"{_TAG}job_id") in wanted
+    ]
+    run_ids = {run.info.run_id for run in runs}
+    for run in runs:
+        client.set_terminated(run.info.run_id, status="FAILED")
+        counts["runs"] += 1
+    for model in client.search_logged_models([experiment.experiment_id]):
+        status = str(getattr(model.status, "name", model.status))
+        if model.source_run_id in run_ids and status.endswith("PENDING"):
+            client.finalize_logged_model(model.model_id, "FAILED")
+            counts["logged_models"] += 1
+    for run_id in run_ids:
+        for mv in client.search_model_versions(f"run_id='{run_id}'"):
+            if str(mv.status) == "PENDING_REGISTRATION":
+                client.delete_model_version(mv.name, mv.version)
+                counts["versions"] += 1
+    return counts
+
+
 def promote(settings: Settings, name: str, version: int, alias: str = DEFAULT_ALIAS) -> None:
     """Point ``alias`` at ``version`` (moving it off any other version)."""
     from mlflow.exceptions import MlflowException
 
     check_name(name)
-    check_name(alias, "alias")
+    check_alias(alias)
     client = _client(settings)
     try:
         client.get_model_version(name, str(version))

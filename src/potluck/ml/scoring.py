@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from potluck.ml.categories import OTHER, fold, folded_features
 from potluck.ml.registry import LoadedModel
 from potluck.ml.train import to_model_frame
 
@@ -79,6 +80,17 @@ def _booster_predict(estimator: Any, classify: bool) -> Any:
     return None
 
 
+def _encoder_categories(pipeline: Any) -> dict[str, list[Any]]:
+    """The categories the model's ordinal encoder learned, per feature ({} if none)."""
+    try:
+        encoder = pipeline.named_steps["encode"]
+        ordinal = encoder.named_transformers_["categorical"]
+        columns = list(encoder.transformers_[0][2])
+        return {c: list(v.tolist()) for c, v in zip(columns, ordinal.categories_, strict=True)}
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        return {}
+
+
 class Scorer:
     """Scores rows (dicts) or frames (Arrow/pandas) with one loaded model version."""
 
@@ -91,6 +103,9 @@ class Scorer:
         self._estimator: Any = None
         self._categories: dict[str, list[Any]] = {}
         self._missing_code: dict[str, float] = {}
+        # folded features (see potluck.ml.categories): value unknown to the encoder -> OTHER
+        self._folded: dict[str, list[Any]] = folded_features(_encoder_categories(loaded.model))
+        self._unknown_code: dict[str, float] = {}
         self._prepare_fast_path()
 
     def _prepare_fast_path(self) -> None:
@@ -117,9 +132,14 @@ class Scorer:
             # The encoder learns ``None`` (what to_model_frame puts for NA) as a category of
             # its own; only a float NaN category maps to its missing value. Match it exactly.
             self._missing_code[name] = float(values.index(None)) if None in values else math.nan
+            self._unknown_code[name] = float(known.index(OTHER)) if OTHER in known else math.nan
         self._maps = maps
         self._estimator = estimator
         self._booster_predict = _booster_predict(estimator, self.classify)
+
+    def categories(self, name: str) -> list[Any] | None:
+        """The categories the model learned for ``name`` (None: not known here)."""
+        return self._categories.get(name)
 
     @property
     def fast(self) -> bool:
@@ -135,10 +155,10 @@ class Scorer:
                 for i, row in enumerate(rows):
                     out[i, j] = _to_float(row.get(name))
             else:
-                missing = self._missing_code[name]
+                missing, unknown = self._missing_code[name], self._unknown_code[name]
                 for i, row in enumerate(rows):
                     value = row.get(name)
-                    out[i, j] = missing if _missing(value) else mapping.get(value, math.nan)
+                    out[i, j] = missing if _missing(value) else mapping.get(value, unknown)
         return out
 
     def matrix_from_table(self, table: pa.Table) -> np.ndarray:
@@ -153,7 +173,7 @@ class Scorer:
                 codes = pd.Categorical(
                     column.to_pandas(), categories=self._categories[name]
                 ).codes.astype("float64")
-                codes[codes < 0] = np.nan  # unknown category
+                codes[codes < 0] = self._unknown_code[name]  # unknown: NaN, or OTHER if folded
                 nulls = column.is_null().to_numpy(zero_copy_only=False)
                 codes[nulls] = self._missing_code[name]
                 out[:, j] = codes
@@ -183,7 +203,7 @@ class Scorer:
 
     def _score_frame(self, frame: pd.DataFrame) -> Scored:
         pipeline = self.loaded.model
-        x = to_model_frame(frame, self.features, list(self.categorical))
+        x = fold(to_model_frame(frame, self.features, list(self.categorical)), self._folded)
         if self.classify:
             proba = np.asarray(pipeline.predict_proba(x), dtype="float64")[:, 1]
             classes = np.asarray(pipeline.classes_)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from potluck.errors import ModelError
+from potluck.ml.categories import describe, fold, plan_folds
 from potluck.ml.metrics import classification_metrics, regression_metrics
 
 __all__ = [
@@ -131,6 +132,12 @@ def _estimator(
     framework: Framework, model_type: ModelType, is_categorical: list[bool], hp: Hyperparameters
 ) -> Any:
     classify = model_type == "classification"
+    if framework in ("xgboost", "lightgbm"):
+        import importlib.util
+
+        if importlib.util.find_spec(framework) is None:
+            package = "xgboost-cpu" if framework == "xgboost" else framework
+            raise ModelError(f"framework '{framework}' is not installed: pip install {package}")
     if framework == "xgboost":
         from xgboost import XGBClassifier, XGBRegressor
 
@@ -271,16 +278,30 @@ def train_estimator(
     )
     if len(train_idx) < 10 or len(test_idx) < 2:
         raise ModelError(
-            f"too few labelled rows to train and test ({len(train_idx)} train, {len(test_idx)} test)"
+            f"too few labelled rows to train and test ({len(train_idx)} train, "
+            f"{len(test_idx)} test; at least 10 and 2): load more rows"
         )
+    tied = tied_times(frame, time_column)
     if classify and (y.loc[test_idx].nunique() < 2 or y.loc[train_idx].nunique() < 2):
+        ties = (
+            f"; {tied} of {len(frame)} rows share their timestamp, so the time split follows "
+            "their order in the file"
+            if split == "time" and tied
+            else ""
+        )
         raise ModelError(
             f"the {split} split leaves a single class on one side (train: "
-            f"{_class_counts(y, train_idx)}; test: {_class_counts(y, test_idx)}); "
+            f"{_class_counts(y, train_idx)}; test: {_class_counts(y, test_idx)}){ties}; "
             "use more rows or --split stratified"
         )
+    folds = plan_folds(x, categorical, train_idx)
+    x = fold(x, folds)
     pipeline = _pipeline(framework, model_type, ordered, categorical, hp)
-    pipeline.fit(x.loc[train_idx], y.loc[train_idx])
+    try:
+        pipeline.fit(x.loc[train_idx], y.loc[train_idx])
+    except (ValueError, TypeError) as exc:  # the estimator's own refusal, named
+        detail = " ".join(str(exc).split())[:300]
+        raise ModelError(f"{framework} could not fit this training set: {detail}") from None
     truth = y.loc[test_idx].to_numpy()
     if classify:
         scores = pipeline.predict_proba(x.loc[test_idx])[:, 1]
@@ -308,8 +329,9 @@ def train_estimator(
             "seed": hp.seed,
             "split": split,
             "split_seed": seed,
-            "tied_timestamps": tied_times(frame, time_column),
+            "tied_timestamps": tied,
             "dropped_all_null": ",".join(empty),
+            "folded_categoricals": describe(folds, frame),
         },
     )
 

@@ -81,12 +81,19 @@ def window_columns(
             _ENTITY_TS: entity[timestamp_column],
         }
     )
-    result = compute(
-        events,
-        key_columns,
-        source.timestamp_field,
-        rows,
-        wanted,
-        entity_timestamp_column=_ENTITY_TS,
-    )
+    if getattr(config.offline_store, "engine", "duckdb") == "spark":
+        from potluck.offline.spark_windows import window_columns_spark  # pyspark when asked
+
+        result = window_columns_spark(
+            events, key_columns, source.timestamp_field, rows, _ENTITY_TS, wanted
+        )
+    else:
+        result = compute(
+            events,
+            key_columns,
+            source.timestamp_field,
+            rows,
+            wanted,
+            entity_timestamp_column=_ENTITY_TS,
+        )
     return [(out, result[f.name]) for f, out in zip(wanted, outputs, strict=True)]

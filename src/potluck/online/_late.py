@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
     from potluck.features.resolve import ResolvedFeatures
 
-__all__ = ["LateView", "late_views"]
+__all__ = ["LateView", "key_columns", "late_views"]
 
 
 @dataclass
@@ -103,3 +103,16 @@ def late_views(
             step = OnDemandStep(view=odfv, inputs=inputs, outputs=outputs)
         out[name] = LateView(step=step, refs=list(dict.fromkeys(refs)), request=request)
     return out
+
+
+def key_columns(
+    repo: FeatureRepo, entities: Mapping[str, Sequence[Any]], refs: Sequence[str]
+) -> Mapping[str, Sequence[Any]]:
+    """The join-key columns of ``entities`` (request data left out); all when unsure."""
+    views = {r.split(":", 1)[0] for r in refs}
+    names: set[str] = set()
+    for view in repo.store.registry.list_feature_views(repo.config.project, allow_cache=True):
+        if view.name in views:
+            names.update(c.name for c in view.entity_columns)
+    keys = {k: v for k, v in entities.items() if k in names}
+    return keys or entities

@@ -31,6 +31,8 @@ __all__ = ["materialize_windows", "read_windows", "windowed_views"]
 
 _STORES: weakref.WeakKeyDictionary[Any, WindowStateStore] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
+# id(view) -> (view, its keys): registry views are cached objects, reused read after read
+_KEYS: dict[int, tuple[Any, tuple[dict[str, Any], list[str]]]] = {}
 
 
 def _store(repo: FeatureRepo) -> WindowStateStore:
@@ -45,18 +47,31 @@ def _store(repo: FeatureRepo) -> WindowStateStore:
 
 def _keys(view: FeatureView) -> tuple[dict[str, Any], list[str]]:
     """(join key -> Feast value type, the source columns holding them)."""
+    cached = _KEYS.get(id(view))
+    if cached is not None and cached[0] is view:
+        return cached[1]
     from potluck.offline.pull import potluck_source
 
     source = potluck_source(view)
     reverse = {feature: column for column, feature in source.field_mapping.items()}
     types = {c.name: c.dtype.to_value_type() for c in view.entity_columns}
-    return types, [reverse.get(k, k) for k in types]
+    out = types, [reverse.get(k, k) for k in types]
+    _KEYS[id(view)] = (view, out)
+    return out
 
 
 def _encoded(view: FeatureView, columns: Mapping[str, Sequence[Any]]) -> list[bytes]:
-    from potluck.online._wire import encode_entity_keys
+    from feast.value_type import ValueType
+
+    from potluck.online._wire import encode_entity_keys, int_entity_keys, string_entity_keys
 
     types, _ = _keys(view)
+    if len(types) == 1:  # the read path's usual case: no Arrow round trip for a few keys
+        ((name, kind),) = types.items()
+        if kind == ValueType.STRING:
+            return string_entity_keys(name, [str(v) for v in columns[name]])
+        if kind == ValueType.INT64 and len(columns[name]) < 64:
+            return int_entity_keys(name, [int(v) for v in columns[name]])
     arrays = {k: pa.array(list(columns[k]), _arrow(types[k])) for k in types}
     return [b.as_py() for b in encode_entity_keys(arrays, types)]
 
@@ -111,6 +126,21 @@ def windowed_views(repo: FeatureRepo, refs: Sequence[str] | None) -> dict[str, F
     return out
 
 
+_SPECS: dict[tuple[str, str, tuple[str, ...]], list[Any]] = {}
+
+
+def _wanted(view: FeatureView, names: Sequence[str]) -> list[Any]:
+    """The specs of ``names`` (decoded once per view definition)."""
+    from potluck.windows.declare import WINDOWS_TAG
+
+    key = (view.name, view.tags.get(WINDOWS_TAG, ""), tuple(names))
+    hit = _SPECS.get(key)
+    if hit is None:
+        specs = {f.name: f for f in window_features_of(view) or []}
+        hit = _SPECS[key] = [specs[n] for n in names]
+    return hit
+
+
 def read_windows(
     repo: FeatureRepo,
     view: FeatureView,
@@ -121,8 +151,7 @@ def read_windows(
     """(name -> values, found per row, stale per row) of window features at time ``at``."""
     from potluck.windows.online import read
 
-    specs = {f.name: f for f in window_features_of(view) or []}
-    wanted = [specs[n] for n in names]
+    wanted = _wanted(view, names)
     types, _ = _keys(view)
     missing = [k for k in types if k not in entities]
     if missing:

@@ -123,6 +123,11 @@ def _store_id(repo: FeatureRepo) -> str:
 def _online_views(repo: FeatureRepo, names: Sequence[str] | None) -> list[FeatureView]:
     registry = repo.store.registry
     views = registry.list_feature_views(repo.config.project, allow_cache=False)
+    if not views:
+        raise PotluckError(
+            f"nothing to materialize: project '{repo.config.project}' has no feature views "
+            "in its registry; run `potluck apply` first"
+        )
     online = [v for v in views if v.online]
     if names is None:
         return online

@@ -25,7 +25,8 @@ does not cover (composite keys, renamed projections) go through Feast's
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,15 @@ if TYPE_CHECKING:
     from potluck.online._late import LateView
     from potluck.online._plan import ReadPlan
 
-__all__ = ["FOUND", "STATUS", "entity_columns", "online_features", "online_features_arrow"]
+__all__ = [
+    "FOUND",
+    "STATUS",
+    "Read",
+    "entity_columns",
+    "online_features",
+    "online_features_arrow",
+    "read_columns",
+]
 
 _TS = "__ts"  # Feast's suffix for event timestamps in OnlineResponse.to_dict
 FOUND = "_found"
@@ -49,6 +58,7 @@ STATUS = "_status"
 Entities = Mapping[str, Sequence[Any]]
 # Columns per join key, or plain ids of the features' single join key.
 EntityArg = Entities | Sequence[Any]
+_SPLIT_TTL_S = 60.0  # resolved keys and window splits are trusted this long (registry cache)
 
 
 def entity_columns(entity: EntitySpec, ids: Sequence[Any]) -> dict[str, list[Any]]:
@@ -90,12 +100,29 @@ def entity_columns(entity: EntitySpec, ids: Sequence[Any]) -> dict[str, list[Any
     return columns
 
 
+_JOIN_KEYS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[list[str], float]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _join_keys(repo: FeatureRepo, features: str | Sequence[str]) -> list[str]:
+    """The features' join keys (resolved once per registry cache period, like the plans)."""
+    import time
+
+    key = features if isinstance(features, str) else tuple(features)
+    known = _JOIN_KEYS.setdefault(repo, {})
+    hit = known.get(key)
+    if hit is None or time.monotonic() - hit[1] >= _SPLIT_TTL_S:
+        hit = known[key] = (sorted(repo.resolve(features).join_keys), time.monotonic())
+    return hit[0]
+
+
 def _as_columns(repo: FeatureRepo, features: str | Sequence[str], entities: EntityArg) -> Entities:
     if isinstance(entities, Mapping):
         return entities
     if isinstance(entities, str | bytes):
         raise RequestError("entity ids must be a list")
-    keys = sorted(repo.resolve(features).join_keys)
+    keys = _join_keys(repo, features)
     if len(keys) != 1:
         raise RequestError(
             f"these features are keyed by {', '.join(keys) or 'no key'}: give entity key columns"
@@ -119,7 +146,6 @@ def _check(entities: Entities) -> int:
 _SPLITS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Any, float]]] = weakref.WeakKeyDictionary()
 # (plain refs, windowed view -> feature names, output order, late on-demand views)
 Split = tuple[list[str], dict[Any, list[str]], list[str], list["LateView"]]
-_SPLIT_TTL_S = 60.0
 
 
 def _split(repo: FeatureRepo, features: str | Sequence[str]) -> Split | None:
@@ -159,67 +185,83 @@ def _split(repo: FeatureRepo, features: str | Sequence[str]) -> Split | None:
     return split
 
 
-def _columns(
-    repo: FeatureRepo, features: str | Sequence[str], entities: Entities, now: datetime | None
-) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], ReadPlan | None]:
-    """(output names, output columns, found flags, expired rows per feature, plan)."""
+@dataclass
+class Read:
+    """One read: output names and columns, whether any view had each row, the rows
+    nulled by TTL per feature, and the event time (epoch seconds, 0: no row) of each
+    stored feature's value -- on-demand features have none."""
+
+    names: list[str]
+    columns: dict[str, list[Any]]
+    found: list[bool]
+    expired: dict[str, set[int]]
+    seconds: dict[str, Sequence[float]]
+    plan: ReadPlan | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks as the former tuple: names, columns, found, expired, plan."""
+        return iter((self.names, self.columns, self.found, self.expired, self.plan))
+
+
+def read_columns(
+    repo: FeatureRepo,
+    features: str | Sequence[str],
+    entities: Entities,
+    now: datetime | None = None,
+    *,
+    apply_ttl: bool = True,
+) -> Read:
+    """The read behind every online path. ``apply_ttl=False`` is Feast's rule: values
+    however old (``_expired`` stays empty); only the Feast-protocol endpoint offers it.
+    Window features are evaluated at the read time (their own exactness rule applies)."""
     if not entities:
         raise RequestError("no entity ids given")
     n = _check(entities)
     split = _split(repo, features)
     if split is None:
-        return _plain_columns(repo, features, entities, now)
+        return _plain_columns(repo, features, entities, now, apply_ttl)
+    from potluck.online._late import key_columns
     from potluck.online._windows import read_windows
 
     plain, groups, order, late = split
     at = now or datetime.now(UTC)
-    columns: dict[str, list[Any]] = {}
-    found = [False] * n
-    expired: dict[str, set[int]] = {}
-    keys = _join_keys(repo, entities, [*plain, *(f"{v.name}:" for v in groups)])
+    read = Read([], {}, [False] * n, {}, {})
+    keys = key_columns(repo, entities, [*plain, *(f"{v.name}:" for v in groups)])
     if plain:
-        _, columns, found, expired, _ = _plain_columns(repo, plain, keys, at)
+        read = _plain_columns(repo, plain, keys, at, apply_ttl)
     for view, wanted in groups.items():
         values, seen, stale = read_windows(repo, view, wanted, entities, at)
-        columns.update(values)
-        found = [a or b for a, b in zip(found, seen, strict=True)]
+        read.columns.update(values)
+        read.found = [a or b for a, b in zip(read.found, seen, strict=True)]
         old = {i for i, s in enumerate(stale) if s}
         if old:
-            expired.update({name: set(old) for name in wanted})
-    for view in late:
-        values, gone = view.apply(columns, entities, list(keys), found, expired)
-        columns.update(values)
-        expired.update({name: gone for name in view.outputs if gone})
-    ordered = [name for name in order if name in columns]
-    return ordered, columns, found, expired, None
-
-
-def _join_keys(repo: FeatureRepo, entities: Entities, refs: Sequence[str]) -> Entities:
-    """The join-key columns of ``entities`` (request data left out); all when unsure."""
-    views = {r.split(":", 1)[0] for r in refs}
-    names: set[str] = set()
-    for view in repo.store.registry.list_feature_views(repo.config.project, allow_cache=True):
-        if view.name in views:
-            names.update(c.name for c in view.entity_columns)
-    keys = {k: v for k, v in entities.items() if k in names}
-    return keys or entities
+            read.expired.update({name: set(old) for name in wanted})
+    for late_view in late:
+        values, gone = late_view.apply(read.columns, entities, list(keys), read.found, read.expired)
+        read.columns.update(values)
+        read.expired.update({name: gone for name in late_view.outputs if gone})
+    read.names = [name for name in order if name in read.columns]
+    read.plan = None
+    return read
 
 
 def _plain_columns(
-    repo: FeatureRepo, features: str | Sequence[str], entities: Entities, now: datetime | None
-) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], ReadPlan | None]:
+    repo: FeatureRepo,
+    features: str | Sequence[str],
+    entities: Entities,
+    now: datetime | None,
+    apply_ttl: bool,
+) -> Read:
     from potluck.online._plan import plan_for
 
     plan = plan_for(repo, features)
-    read_at = (now or datetime.now(UTC)).timestamp()
+    read_at = (now or datetime.now(UTC)).timestamp() if apply_ttl else None
     if plan is not None and set(entities) == {plan.join_key}:
         return _fast_columns(plan, entities[plan.join_key], read_at)
     return _feast_columns(repo, features, entities, read_at)
 
 
-def _fast_columns(
-    plan: ReadPlan, ids: Sequence[Any], read_at: float
-) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], ReadPlan]:
+def _fast_columns(plan: ReadPlan, ids: Sequence[Any], read_at: float | None) -> Read:
     from feast.value_type import ValueType
 
     from potluck.online._wire import int_entity_keys, string_entity_keys
@@ -246,10 +288,14 @@ def _fast_columns(
             columns.update(step.apply(raw, plan.join_key, unique))
     expired_rows: dict[int, list[int]] = {}  # view -> rows past its TTL, found once per view
     expired: dict[str, set[int]] = {}
-    for name, ttl in plan.ttl.items():  # expire only after on-demand inputs were taken
+    stamps: dict[str, Sequence[float]] = {
+        name: reads[v].seconds for name, (v, _) in plan.sources.items()
+    }
+    ttls = plan.ttl.items() if read_at is not None else ()
+    for name, ttl in ttls:  # expire only after on-demand inputs were taken
         v = plan.sources[name][0]
         if v not in expired_rows:
-            oldest = read_at - ttl
+            oldest = (read_at or 0.0) - ttl
             expired_rows[v] = [i for i, s in enumerate(reads[v].seconds) if s and s < oldest]
         if expired_rows[v]:
             values = columns[name] = list(columns[name])
@@ -264,12 +310,13 @@ def _fast_columns(
         expired = {
             name: {j for j, i in enumerate(rows) if i in hit} for name, hit in expired.items()
         }
-    return plan.outputs, columns, found, expired, plan
+        stamps = {name: [values[i] for i in rows] for name, values in stamps.items()}
+    return Read(plan.outputs, columns, found, expired, stamps, plan)
 
 
 def _feast_columns(
-    repo: FeatureRepo, features: str | Sequence[str], entities: Entities, read_at: float
-) -> tuple[list[str], dict[str, list[Any]], list[bool], dict[str, set[int]], None]:
+    repo: FeatureRepo, features: str | Sequence[str], entities: Entities, read_at: float | None
+) -> Read:
     """Through Feast's ``get_online_features``: any store, any key, any feature definition."""
     resolved = repo.resolve(features)
     keys = list(entities)
@@ -281,19 +328,20 @@ def _feast_columns(
     found = [False] * n
     out: dict[str, list[Any]] = {}
     expired: dict[str, set[int]] = {}
+    seconds: dict[str, Sequence[float]] = {}
     for name in names:
         values = list(columns[name])
         stamps = columns.get(name + _TS)
         if stamps is not None and name not in resolved.on_demand:
-            ttl = resolved.ttl_seconds.get(name)
-            for i, seen in enumerate(stamps):
-                seen = seen or 0
+            ttl = resolved.ttl_seconds.get(name) if read_at is not None else None
+            seconds[name] = stamped = [float(seen or 0) for seen in stamps]
+            for i, seen in enumerate(stamped):
                 found[i] = found[i] or seen > 0
-                if ttl is not None and seen and read_at - seen > ttl:
+                if ttl is not None and read_at is not None and seen and read_at - seen > ttl:
                     values[i] = None
                     expired.setdefault(name, set()).add(i)
         out[name] = values
-    return names, out, found, expired, None
+    return Read(names, out, found, expired, seconds)
 
 
 def _row_status(
@@ -320,7 +368,8 @@ def online_features(
     """One dict per entity row: its keys, feature values, ``_found``, ``_missing``,
     ``_expired`` and ``_status`` (see the module docstring)."""
     entities = _as_columns(repo, features, entities)
-    names, columns, found, expired, _ = _columns(repo, features, entities, now)
+    read = read_columns(repo, features, entities, now)
+    names, columns, found, expired = read.names, read.columns, read.found, read.expired
     keys = list(entities)
     out = []
     for i in range(len(found)):
@@ -344,7 +393,8 @@ def online_features_arrow(
     import pyarrow as pa
 
     entities = _as_columns(repo, features, entities)
-    names, columns, found, _, plan = _columns(repo, features, entities, now)
+    read = read_columns(repo, features, entities, now)
+    names, columns, found, plan = read.names, read.columns, read.found, read.plan
     types = _arrow_types(plan) if plan is not None else {}
     keys = list(entities)
     arrays = [pa.array(list(entities[k])) for k in keys]

@@ -8,7 +8,8 @@ everything that is wrong:
 2. every feature view's fields and timestamp exist in its source with a type its
    Feast dtype accepts; every view, on-demand view and service resolves;
 3. a historical retrieval of each service for sample entities returns one row per
-   entity row;
+   entity row; a feature null in most of those rows is a warning (``mostly_null``: its
+   TTL is shorter than the data's age, or its source holds nothing for the keys);
 4. an online read of each service for the same entities succeeds and finds them.
 """
 
@@ -25,6 +26,7 @@ import pyarrow as pa
 from potluck.errors import PotluckError
 from potluck.quality._data import feature_views, sample_entity_ids, view_source
 from potluck.quality._report import Report
+from potluck.quality.nulls import mostly_null
 
 if TYPE_CHECKING:
     from feast import FeatureView
@@ -191,6 +193,18 @@ def _check_definitions(
             out["detail"] = f"{len(resolved.refs)} features resolvable"
 
 
+def _typed_keys(repo: FeatureRepo, keys: list[str], ids: list[str]) -> dict[str, list[Any]]:
+    """Sample ids as the key column, typed as the deployment's entity declares it (an
+    integer key takes integers); the ids as they are when no entity declares that key."""
+    from potluck.deployment import active_deployment
+    from potluck.online.reads import entity_columns
+
+    for entity in active_deployment(repo.settings).entities:
+        if entity.key_names == keys:
+            return entity_columns(entity, ids)
+    return {keys[0]: list(ids)}
+
+
 def _check_reads(repo: FeatureRepo, run: _Run, ids: list[str], at: datetime) -> None:
     import pandas as pd
 
@@ -205,14 +219,19 @@ def _check_reads(repo: FeatureRepo, run: _Run, ids: list[str], at: datetime) -> 
             if len(keys) != 1:
                 out["detail"] = f"keyed by {', '.join(keys) or 'nothing'}: not sampled"
                 continue
-            entity = pd.DataFrame({keys[0]: ids, "event_timestamp": pd.Timestamp(at)})
+            entity = pd.DataFrame(
+                {**_typed_keys(repo, keys, ids), "event_timestamp": pd.Timestamp(at)}
+            )
             table = historical_features(repo, entity, name)
             out["metrics"]["rows"] = table.num_rows
             if table.num_rows != len(ids):
                 out["problems"].append(f"{table.num_rows} rows for {len(ids)} entity rows")
             out["detail"] = f"{table.num_rows} rows x {table.num_columns} columns"
+            for warning in mostly_null(table, skip=keys):
+                feature = warning.split("'")[1]
+                run.report.add("mostly_null", f"{name}.{feature}", "warn", warning, seconds=0.0)
         with run.step("online_read", name) as out:
-            rows = online_features(repo, name, ids, now=at)
+            rows = online_features(repo, name, _typed_keys(repo, keys, ids), now=at)
             found = sum(1 for r in rows if r.get("_found"))
             out["metrics"].update(rows=len(rows), found=found)
             if found == 0:

@@ -15,7 +15,7 @@ __all__ = ["JobPublic"]
 class JobPublic(BaseModel):
     id: str
     kind: str
-    state: Literal["queued", "running", "succeeded", "failed"]
+    state: Literal["queued", "running", "succeeded", "failed", "interrupted"]
     progress: float
     stage: str
     created_at: datetime

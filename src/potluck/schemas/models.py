@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from potluck.schemas.common import AliasName, FeatureRef, Identifier, ModelName, StrictModel
+from potluck.schemas.common import (
+    AliasName,
+    FeatureRef,
+    Identifier,
+    ModelName,
+    StrictModel,
+    exactly_one,
+    refuse_nulls,
+    schema_rules,
+)
 
 __all__ = [
     "HyperparametersCreate",
@@ -58,6 +67,12 @@ class HyperparametersCreate(StrictModel):
 class TrainingCreate(StrictModel):
     """Train and register a model; exactly one of ``feature_service`` and ``features``."""
 
+    model_config = ConfigDict(
+        json_schema_extra=schema_rules(
+            exactly_one("feature_service", "features"), ("feature_service", "features")
+        )
+    )
+
     name: ModelName
     framework: Literal["sklearn", "xgboost", "lightgbm"] = "sklearn"
     split: Literal["time", "random", "stratified"] = "time"
@@ -68,6 +83,11 @@ class TrainingCreate(StrictModel):
     time_range: TimeRange | None = None
     test_fraction: float = Field(default=0.25, ge=0.05, le=0.5)
     hyperparameters: HyperparametersCreate = Field(default_factory=HyperparametersCreate)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        return refuse_nulls(data, ("feature_service", "features"))
 
     @model_validator(mode="after")
     def _one_feature_set(self) -> TrainingCreate:

@@ -2,9 +2,12 @@
 
 A registration is checked completely before anything is written -- the source
 is bound in the profile, its table is readable, every column exists with a type
-matching the declared dtype, the timestamp and join keys are there, the name is
-free -- and *every* problem is reported in one :class:`InvalidInputError`.
-PII-tagged fields are never listed and can never enter a feature service.
+matching the declared dtype, the timestamp and join keys are there, no field is a
+column the deployment's data contract marks PII, label or label-derived, the name
+is free -- and *every* problem is reported in one :class:`InvalidInputError`
+(a taken name alone is a 409 :class:`ConflictError`). The check and the write
+happen under one lock, so two requests racing on a name get one 201 and one 409.
+PII fields (contract or tag) are never listed and can never enter a feature service.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from potluck.errors import InvalidInputError, NotFoundError, PotluckError, RequestError
+from potluck.deployment import active_deployment
+from potluck.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PotluckError,
+    RequestError,
+)
 from potluck.profiles import source_bindings
 from potluck.schemas.features import (
     FeatureServiceCreate,
@@ -24,12 +34,14 @@ from potluck.schemas.features import (
     FeatureViewPublic,
     FieldPublic,
 )
+from potluck.services._locks import exclusive
 
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
 
 __all__ = [
     "create_feature_service",
+    "feature_view_problems",
     "get_feature_view",
     "list_feature_services",
     "list_feature_views",
@@ -67,8 +79,32 @@ def _dtype_name(dtype: Any) -> str:
     return {"UnixTimestamp": "unix_timestamp"}.get(text, text.lower())
 
 
-def _is_pii(field: Any) -> bool:
-    return bool(field.tags.get("pii") == "true")
+def _is_pii(field: Any, contract_pii: frozenset[str] = frozenset()) -> bool:
+    return bool(field.tags.get("pii") == "true") or field.name in contract_pii
+
+
+def _contract_problems(repo: FeatureRepo, names: list[str]) -> list[str]:
+    """A problem per field the deployment's contract forbids as a feature."""
+    contract = active_deployment(repo.settings)
+    problems = []
+    pii = [n for n in names if n in contract.pii_columns]
+    if pii:
+        problems.append(
+            f"PII in the data contract, never a feature (whatever its tags): {', '.join(pii)}"
+        )
+    label = [n for n in names if n in contract.label_columns]
+    if label:
+        problems.append(
+            f"the deployment's label or label-derived columns, never a feature: {', '.join(label)}"
+        )
+    return problems
+
+
+def _raise(what: str, problems: list[str], taken: str) -> None:
+    if problems == [taken]:
+        raise ConflictError(taken)
+    if problems:
+        raise InvalidInputError(what, problems)
 
 
 def source_schema(repo: FeatureRepo, source: str, table: str) -> pa.Schema:
@@ -92,7 +128,7 @@ def _existing_names(repo: FeatureRepo) -> set[str]:
 def _problems(repo: FeatureRepo, spec: FeatureViewCreate) -> tuple[list[str], list[Any]]:
     problems: list[str] = []
     if spec.name in _existing_names(repo):
-        problems.append(f"a feature view named '{spec.name}' already exists")
+        problems.append(_taken("feature view", spec.name))
     entities = {
         e.name: e
         for e in repo.store.registry.list_entities(repo.store.project)
@@ -104,6 +140,7 @@ def _problems(repo: FeatureRepo, spec: FeatureViewCreate) -> tuple[list[str], li
             f"unknown entities: {', '.join(unknown)} (known: {', '.join(sorted(entities))})"
         )
     join_keys = [k for e in spec.entities if e in entities for k in [entities[e].join_key]]
+    problems += _contract_problems(repo, [f.name for f in spec.fields])
     seen: set[str] = set()
     for field in spec.fields:
         if field.name in seen:
@@ -136,16 +173,30 @@ def _problems(repo: FeatureRepo, spec: FeatureViewCreate) -> tuple[list[str], li
     return problems, [entities[e] for e in spec.entities if e in entities]
 
 
+def feature_view_problems(repo: FeatureRepo, spec: FeatureViewCreate) -> list[str]:
+    """Every problem :func:`register_feature_view` would refuse ``spec`` for (none: valid)."""
+    return _problems(repo, spec)[0]
+
+
 def register_feature_view(repo: FeatureRepo, spec: FeatureViewCreate) -> FeatureViewPublic:
     """Validate everything, then apply the view to the Feast registry."""
+    with exclusive(repo.settings, "registry"):
+        problems, entities = _problems(repo, spec)
+        _raise("feature view", problems, _taken("feature view", spec.name))
+        _apply(repo, _feature_view(spec, entities))
+        return get_feature_view(repo, spec.name)
+
+
+def _taken(what: str, name: str) -> str:
+    return f"a {what} named '{name}' already exists"
+
+
+def _feature_view(spec: FeatureViewCreate, entities: list[Any]) -> Any:
     from feast import FeatureView, Field
 
     from potluck.offline.source import PotluckSource
 
-    problems, entities = _problems(repo, spec)
-    if problems:
-        raise InvalidInputError("feature view", problems)
-    view = FeatureView(
+    return FeatureView(
         name=spec.name,
         entities=entities,
         ttl=timedelta(seconds=spec.ttl_seconds),
@@ -164,8 +215,6 @@ def register_feature_view(repo: FeatureRepo, spec: FeatureViewCreate) -> Feature
         owner=spec.owner,
         tags=spec.tags,
     )
-    _apply(repo, view)
-    return get_feature_view(repo, spec.name)
 
 
 def _apply(repo: FeatureRepo, obj: Any) -> None:
@@ -180,8 +229,8 @@ def _apply(repo: FeatureRepo, obj: Any) -> None:
     repo.store.refresh_registry()
 
 
-def _public_view(view: Any, kind: str) -> FeatureViewPublic:
-    fields = [f for f in view.features if not _is_pii(f)]
+def _public_view(view: Any, kind: str, contract_pii: frozenset[str]) -> FeatureViewPublic:
+    fields = [f for f in view.features if not _is_pii(f, contract_pii)]
     ttl = getattr(view, "ttl", None)
     source = getattr(view, "batch_source", None)
     return FeatureViewPublic(
@@ -209,11 +258,13 @@ def _public_view(view: Any, kind: str) -> FeatureViewPublic:
 
 def list_feature_views(repo: FeatureRepo) -> list[FeatureViewPublic]:
     registry, project = repo.store.registry, repo.store.project
+    pii = active_deployment(repo.settings).pii_columns
     views = [
-        _public_view(v, "batch") for v in registry.list_feature_views(project, allow_cache=True)
+        _public_view(v, "batch", pii)
+        for v in registry.list_feature_views(project, allow_cache=True)
     ]
     views += [
-        _public_view(v, "on_demand")
+        _public_view(v, "on_demand", pii)
         for v in registry.list_on_demand_feature_views(project, allow_cache=True)
     ]
     return sorted(views, key=lambda v: v.name)
@@ -247,30 +298,41 @@ def list_feature_services(repo: FeatureRepo) -> list[FeatureServicePublic]:
 
 
 def create_feature_service(repo: FeatureRepo, spec: FeatureServiceCreate) -> FeatureServicePublic:
-    """Refs must exist (all unknown ones listed) and none may be PII-tagged."""
+    """Refs must exist (all unknown ones listed); none may be PII (contract or tag), the
+    label or label-derived (contract)."""
+    with exclusive(repo.settings, "registry"):
+        return _create_feature_service(repo, spec)
+
+
+def _create_feature_service(repo: FeatureRepo, spec: FeatureServiceCreate) -> FeatureServicePublic:
     from feast import FeatureService
 
     registry, project = repo.store.registry, repo.store.project
     problems = []
+    taken = _taken("feature service", spec.name)
     if spec.name in {s.name for s in registry.list_feature_services(project, allow_cache=False)}:
-        problems.append(f"a feature service named '{spec.name}' already exists")
+        problems.append(taken)
     if len(set(spec.features)) != len(spec.features):
         problems.append("a feature is listed twice")
     resolved = repo.resolve(list(spec.features))  # FeatureReferenceError lists every unknown ref
     pii = [ref for ref in resolved.refs if ref.split(":", 1)[1] in resolved.pii]
     if pii:
         problems.append(f"PII-tagged features cannot be served: {', '.join(pii)}")
-    if problems:
-        raise InvalidInputError("feature service", problems)
+    label = [ref for ref in resolved.refs if ref.split(":", 1)[1] in resolved.label]
+    if label:
+        problems.append(
+            f"the deployment's label or label-derived columns cannot be served: {', '.join(label)}"
+        )
+    _raise("feature service", problems, taken)
     by_view: dict[str, list[str]] = {}
     for ref in spec.features:
         view, feature = ref.split(":", 1)
         by_view.setdefault(view, []).append(feature)
     views: dict[str, Any] = {
-        v.name: v for v in registry.list_feature_views(project, allow_cache=True)
+        v.name: v for v in registry.list_feature_views(project, allow_cache=False)
     }
     views.update(
-        {v.name: v for v in registry.list_on_demand_feature_views(project, allow_cache=True)}
+        {v.name: v for v in registry.list_on_demand_feature_views(project, allow_cache=False)}
     )
     service = FeatureService(
         name=spec.name,

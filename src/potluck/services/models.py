@@ -42,6 +42,7 @@ __all__ = [
     "plan_training",
     "promote_version",
     "read_key_frame",
+    "recover_interrupted",
     "run_training",
     "start_training",
 ]
@@ -171,7 +172,11 @@ def read_key_frame(
 
 
 def run_training(
-    settings: Settings, repo: FeatureRepo, plan: TrainingPlan, progress: Progress
+    settings: Settings,
+    repo: FeatureRepo,
+    plan: TrainingPlan,
+    progress: Progress,
+    job_id: str = "",
 ) -> dict[str, Any]:
     from potluck.features.retrieval import historical_features
     from potluck.ml.train import Hyperparameters
@@ -225,7 +230,7 @@ def run_training(
         ),
         split=spec.split,
         seed=hp.seed,
-        lineage={"label_source": label.source},
+        lineage={"label_source": label.source, **({"job_id": job_id} if job_id else {})},
     )
     progress(0.95, "registered in MLflow")
     return {
@@ -243,8 +248,23 @@ def run_training(
 def start_training(
     settings: Settings, repo: FeatureRepo, runner: JobRunner, spec: TrainingCreate
 ) -> Job:
+    import uuid
+
     plan = plan_training(repo, spec)
-    return runner.submit("train", lambda progress: run_training(settings, repo, plan, progress))
+    job_id = uuid.uuid4().hex
+    return runner.submit(
+        "train",
+        lambda progress: run_training(settings, repo, plan, progress, job_id),
+        job_id=job_id,
+    )
+
+
+def recover_interrupted(settings: Settings, runner: JobRunner) -> dict[str, int]:
+    """Mark the MLflow state of the runner's interrupted training jobs failed (at start-up)."""
+    from potluck.ml.registry import mark_interrupted
+
+    ids = [job.id for job in runner.interrupted if job.kind == "train"]
+    return mark_interrupted(settings, ids) if ids else {}
 
 
 def list_models(settings: Settings) -> list[ModelSummaryPublic]:

@@ -35,7 +35,8 @@ from potluck.schemas.predictions import (
     OnlinePredictionPublic,
     PredictionRowPublic,
 )
-from potluck.services.files import relative_to_root, safe_path
+from potluck.services.files import relative_to_root, safe_path, write_output
+from potluck.services.raw_rows import check_rows
 
 if TYPE_CHECKING:
     from potluck.deployment import EntitySpec
@@ -48,6 +49,7 @@ __all__ = ["ModelCache", "predict_batch", "predict_online"]
 TIME = "event_timestamp"
 AUTO_INLINE_ROWS = 1000
 MAX_BATCH_ROWS = 20_000_000
+MIN_YEAR, MAX_YEAR = 1900, 2200  # event times outside: a typo or an attack (TTL arithmetic)
 ALIAS_TTL_S = 5.0  # how long "which version is production" is trusted without asking MLflow
 
 
@@ -66,6 +68,7 @@ class ModelCache:
 
         if version is not None:
             return version
+        alias = alias or self.settings.serving_alias  # never "the latest": promotion decides
         key = (name, alias)
         cached = self._versions.get(key)
         if cached is not None and time.monotonic() - cached[1] < ALIAS_TTL_S:
@@ -94,6 +97,21 @@ class ModelCache:
     def forget_aliases(self, name: str) -> None:
         for key in [k for k in self._versions if k[0] == name]:
             self._versions.pop(key, None)
+
+
+def _hidden(repo: FeatureRepo, scorer: Scorer) -> frozenset[str]:
+    """Names never returned as feature values: the contract's PII, label and label-derived
+    columns (and PII-tagged fields), whatever a model was trained on."""
+    from potluck.deployment import active_deployment
+
+    return active_deployment(repo.settings).forbidden_features | _tagged_pii(repo, scorer)
+
+
+def _tagged_pii(repo: FeatureRepo, scorer: Scorer) -> frozenset[str]:
+    try:
+        return repo.resolve(_features_argument(scorer)).pii
+    except Exception:  # the features are gone from the registry: the contract still holds
+        return frozenset()
 
 
 def _json_value(value: Any) -> Any:
@@ -161,27 +179,24 @@ def predict_online(
         expired = [r["_expired"] for r in rows]
     else:
         assert spec.rows is not None
-        unknown = sorted({k for row in spec.rows for k in row} - set(features))
-        if unknown:
-            raise InvalidInputError(
-                "rows",
-                [
-                    f"unknown feature(s) for this model: {', '.join(unknown)}",
-                    f"the model's features: {', '.join(features)}",
-                ],
-            )
+        check_rows(scorer, spec.rows)  # types, finite numbers, known categories: 422 listing all
         rows, found, ids = list(spec.rows), [True] * len(spec.rows), [None] * len(spec.rows)
         missing = [[f for f in features if row.get(f) is None] for row in rows]
         status = ["partial" if m else "ok" for m in missing]
         expired = [[] for _ in rows]
     scored = scorer.score_rows(rows)
+    hidden = _hidden(repo, scorer)
     out = []
     for i, row in enumerate(rows):
         if not found[i]:
             out.append(PredictionRowPublic(entity_id=ids[i], status="unknown_entity"))
             continue
         prediction, probability = _rows(scorer, scored, i)
-        values = {f: _json_value(row.get(f)) for f in features} if spec.include_features else None
+        values = (
+            {f: _json_value(row.get(f)) for f in features if f not in hidden}
+            if spec.include_features
+            else None
+        )
         out.append(
             PredictionRowPublic(
                 entity_id=ids[i],
@@ -195,8 +210,17 @@ def predict_online(
         )
     info = scorer.loaded.info
     return OnlinePredictionPublic(
-        model=info.name, version=info.version, model_type=scorer.loaded.model_type, predictions=out
+        model=info.name,
+        version=info.version,
+        alias=_alias(repo.settings, spec.version, spec.alias),
+        model_type=scorer.loaded.model_type,
+        predictions=out,
     )
+
+
+def _alias(settings: Settings, version: int | None, alias: str | None) -> str | None:
+    """The alias that chose the version answering (None: the caller named the version)."""
+    return None if version is not None else alias or settings.serving_alias
 
 
 # --------------------------------------------------------------------------- batch
@@ -210,8 +234,10 @@ def _read_input(settings: Settings, relative: str) -> pa.Table:
         if path.suffix.lower() == ".csv":
             return pacsv.read_csv(path)
         return pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise RequestError(f"input_path '{relative}' is not readable: {exc}") from None
+    except (pa.ArrowInvalid, OSError):
+        # The library's message names the server path: say what is wrong, not where.
+        kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
+        raise RequestError(f"input_path '{relative}' is not a readable {kind} file") from None
 
 
 def _model_entity(repo: FeatureRepo, scorer: Scorer) -> EntitySpec:
@@ -287,7 +313,9 @@ def _entity_frame(
     )
 
 
-def _check_frame(frame: pa.Table, entity: EntitySpec) -> None:
+def _check_frame(frame: pa.Table, entity: EntitySpec, forbidden: frozenset[str]) -> None:
+    import pyarrow.compute as pc
+
     if frame.num_rows == 0:
         raise EntityFrameError("the entity frame has no rows")
     if frame.num_rows > MAX_BATCH_ROWS:
@@ -308,6 +336,27 @@ def _check_frame(frame: pa.Table, entity: EntitySpec) -> None:
             raise EntityFrameError(f"entity frame column '{key}' must be {kind}, got {ids.type}")
         if ids.null_count:
             raise EntityFrameError(f"entity frame column '{key}' has {ids.null_count} null(s)")
+    keys = {*entity.key_names, TIME}
+    leaking = sorted(c for c in frame.column_names if c in forbidden and c not in keys)
+    if leaking:
+        raise EntityFrameError(
+            "the entity frame holds column(s) the data contract marks PII or label, which a "
+            f"batch never carries: {', '.join(leaking)}"
+        )
+    times = frame[TIME]
+    if not pa.types.is_timestamp(times.type):
+        raise EntityFrameError(
+            f"entity frame column '{TIME}' must be a timestamp, got {times.type}"
+        )
+    if times.null_count:
+        raise EntityFrameError(f"entity frame column '{TIME}' has {times.null_count} null(s)")
+    bounds = pc.min_max(times.cast(pa.timestamp("us", tz="UTC"))).as_py()
+    low, high = bounds["min"], bounds["max"]
+    if low.year < MIN_YEAR or high.year >= MAX_YEAR:
+        raise EntityFrameError(
+            f"entity frame column '{TIME}' must lie in the years {MIN_YEAR}..{MAX_YEAR - 1} "
+            f"(got {low.date()} .. {high.date()})"
+        )
 
 
 def predict_batch(
@@ -318,55 +367,72 @@ def predict_batch(
 
     started = time.perf_counter()
     scorer = cache.get(spec.model, spec.version, spec.alias)
-    out_path = (
+    if spec.output_path:  # refused early: traversal, symlink escape, suffix
         safe_path(settings, spec.output_path, suffixes=(".parquet",), field="output_path")
-        if spec.output_path
-        else None
-    )
     entity = _model_entity(repo, scorer)
     frame = _entity_frame(settings, repo, spec, entity)
-    _check_frame(frame, entity)
+    hidden = _hidden(repo, scorer)
+    _check_frame(frame, entity, hidden)
     output = spec.output
     if output == "auto":
-        output = (
-            "parquet" if out_path is not None or frame.num_rows > AUTO_INLINE_ROWS else "inline"
-        )
+        output = "parquet" if spec.output_path or frame.num_rows > AUTO_INLINE_ROWS else "inline"
     if output == "inline" and frame.num_rows > INLINE_MAX_ROWS:
         raise RequestError(
             f"{frame.num_rows:,} rows are too many to answer inline (max {INLINE_MAX_ROWS:,}); "
             "ask for output 'parquet'"
         )
-    entity_columns = frame.column_names
+    entity_columns = set(frame.column_names)
     features = historical_features(repo, arrow_to_pandas(frame), _features_argument(scorer))
     scored = scorer.score_table(features)
-    result = features.select(entity_columns)
+    result = features.select(frame.column_names)
     if spec.include_features:
         for name in scorer.features:
-            if name in features.column_names and name not in entity_columns:
+            if name in features.column_names and name not in entity_columns | hidden:
                 result = result.append_column(name, features[name])
-    result = result.append_column("prediction", pa.array(scored.prediction, pa.float64()))
+    result = result.append_column(spec.prediction_column, pa.array(scored.prediction, pa.float64()))
     if scored.probability is not None:
         result = result.append_column("probability", pa.array(scored.probability, pa.float64()))
     info = scorer.loaded.info
     common: dict[str, Any] = {
         "model": info.name,
         "version": info.version,
+        "alias": _alias(settings, spec.version, spec.alias),
         "model_type": scorer.loaded.model_type,
         "rows": result.num_rows,
     }
+    if output == "iceberg":
+        from potluck.services.prediction_sink import write_scores
+
+        written = write_scores(
+            settings,
+            result,
+            model=info.name,
+            version=info.version,
+            table=spec.output_table,
+            namespace=spec.output_namespace,
+            mode=spec.output_mode,
+        )
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        return BatchPredictionPublic(
+            **common,
+            output="iceberg",
+            output_table=f"{written['namespace']}.{written['table']}",
+            snapshot_id=written["snapshot_id"],
+            elapsed_ms=elapsed,
+        )
     if output == "inline":
         rows = [{k: _json_value(v) for k, v in row.items()} for row in result.to_pylist()]
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         return BatchPredictionPublic(
             **common, output="inline", predictions=rows, elapsed_ms=elapsed
         )
-    if out_path is None:
-        name = f"predictions/{info.name}-v{info.version}-{uuid.uuid4().hex[:12]}.parquet"
-        out_path = safe_path(settings, name, suffixes=(".parquet",), field="output_path")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    pq.write_table(result, tmp, coerce_timestamps="us")
-    tmp.replace(out_path)  # readers never see a half-written file
+    # A server-chosen name unless the caller (a write key: see the route) chose one; the
+    # write is symlink-safe and never replaces a file (see services.files).
+    name = (
+        spec.output_path
+        or f"predictions/{info.name}-v{info.version}-{uuid.uuid4().hex[:12]}.parquet"
+    )
+    out_path = write_output(settings, name, result)
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     return BatchPredictionPublic(
         **common,

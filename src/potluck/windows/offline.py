@@ -180,7 +180,8 @@ class _Events:
 
 
 def _sum_parts(ev: _Events, f: WindowFeature, lo: np.ndarray, hi: np.ndarray, codes: Any) -> Any:
-    """(n, shifted sum, shifted sum of squares, key shift, int sum or None) per row."""
+    """(n, shifted sum, shifted sum of squares, key shift, int sum or None, rounding
+    bound of the spread) per row."""
     assert f.column
     x, typ = ev.numbers(f.column)
     m = ev.mask(f)
@@ -201,7 +202,12 @@ def _sum_parts(ev: _Events, f: WindowFeature, lo: np.ndarray, hi: np.ndarray, co
     if pa.types.is_integer(typ) or pa.types.is_boolean(typ):
         pi = ev.cached(("isum", f.column, f.filter), lambda: _prefix(np.where(m, x, 0), _I64))
         int_sum = pi[hi] - pi[lo]
-    return count, p1[hi] - p1[lo], p2[hi] - p2[lo], row_shift, int_sum
+    # What rounding in the prefix sums can leave in ``s2 - s1**2 / n``: a variance below it
+    # is indistinguishable from 0 (equal values then give exactly 0 on every engine).
+    noise = np.abs(p2[hi]) + np.abs(p2[lo])
+    noise += (np.abs(p1[hi]) + np.abs(p1[lo])) ** 2 / np.maximum(count, 1)
+    noise *= 16 * np.finfo(_LD).eps
+    return count, p1[hi] - p1[lo], p2[hi] - p2[lo], row_shift, int_sum, noise
 
 
 def _feature(
@@ -212,7 +218,7 @@ def _feature(
         c = ev.count_prefix(f)
         return pa.array(c[hi] - c[lo], pa.int64())
     if f.function in ("sum", "mean", "stddev"):
-        n, s1, s2, shift, int_sum = _sum_parts(ev, f, lo, hi, codes)
+        n, s1, s2, shift, int_sum, noise = _sum_parts(ev, f, lo, hi, codes)
         empty = n == 0
         if f.function == "sum":
             if int_sum is not None:
@@ -225,7 +231,9 @@ def _feature(
                 else:
                     value = ((s1 + n * shift) / np.maximum(n, 1)).astype(np.float64)
                 return pa.array(value, pa.float64(), mask=empty)
-            var = (s2 - s1 * s1 / np.maximum(n, 1)) / np.maximum(n - 1, 1)
+            spread = s2 - s1 * s1 / np.maximum(n, 1)
+            spread = np.where(spread <= noise, 0, spread)  # rounding, not spread
+            var = spread / np.maximum(n - 1, 1)
             value = np.sqrt(np.maximum(var, 0).astype(np.float64))
             return pa.array(value, pa.float64(), mask=n < 2)
     assert f.column or f.function == "time_since_last"

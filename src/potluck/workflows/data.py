@@ -64,14 +64,34 @@ def seed(settings: Settings, *, size: int, seed: int, as_of: datetime) -> dict[s
             "bring data with `potluck load SOURCE FILE`"
         )
     tables = deployment.generate(size, seed, as_of)
+    if any(b["kind"] == "iceberg" for b in source_bindings(settings).values()):
+        from potluck.profiles import prepare_iceberg_catalog
+
+        prepare_iceberg_catalog(settings)  # services: the catalog's database
     rows = {
-        name: connector(settings, name).write(name, tables[name])
+        name: _write_source(
+            connector(settings, name), name, tables[name], deployment.sources[name].seed_commit_by
+        )
         for name in deployment.loaded_sources
         if name in tables
     }
     save_state(
         settings, SeedState(as_of=as_of, size=size, seed=seed, deployment=settings.deployment)
     )
+    return rows
+
+
+def _write_source(conn: Connector, name: str, table: pa.Table, commit_by: str | None) -> int:
+    """One write, or one commit per distinct ``commit_by`` value, oldest first (the first
+    replaces what the source held, the rest append)."""
+    if commit_by is None or table.num_rows == 0:
+        return conn.write(name, table)
+    values = pc.unique(table[commit_by])
+    values = values.take(pc.sort_indices(values))
+    rows = 0
+    for i, value in enumerate(values):
+        part = table.filter(pc.equal(table[commit_by], value))
+        rows += conn.write(name, part, mode="replace" if i == 0 else "append")
     return rows
 
 

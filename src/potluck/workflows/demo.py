@@ -44,6 +44,36 @@ def _sample_ids(settings: Settings, sample: int) -> list[Any]:
     return seen
 
 
+def _batch_score(settings: Settings, as_of: datetime) -> dict[str, Any]:
+    """Deployments with a prediction sink: score the last day's rows (up to ``as_of``) of
+    their first non-label source of the model's entity into the sink (a new snapshot)."""
+    from datetime import timedelta
+
+    from potluck.deployment import active_deployment
+    from potluck.errors import EntityFrameError
+    from potluck.features.repo import FeatureRepo
+    from potluck.schemas.predictions import BatchPredictionCreate, SourceFrameCreate
+    from potluck.services.predictions import ModelCache, predict_batch
+
+    deployment = active_deployment(settings)
+    entity = deployment.primary_entity.name
+    label = deployment.label.source if deployment.label else None
+    candidates = [
+        n
+        for n in deployment.loaded_sources
+        if n != label and deployment.sources[n].entity == entity
+    ] or [n for n in deployment.loaded_sources if deployment.sources[n].entity == entity]
+    spec = BatchPredictionCreate(
+        source=SourceFrameCreate(source=candidates[0], start=as_of - timedelta(days=1), end=as_of),
+        output="iceberg",
+    )
+    try:
+        done = predict_batch(settings, FeatureRepo(settings), ModelCache(settings), spec)
+    except EntityFrameError as exc:
+        return {"rows": 0, "skipped": exc.message}
+    return {"table": done.output_table, "snapshot_id": done.snapshot_id, "rows": done.rows}
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -67,6 +97,7 @@ def run_demo(
     deployment = active_deployment(settings)
     timings: dict[str, float] = {}
     extra_steps = 2 if deployment.demo_push is not None else 0  # push, incremental
+    extra_steps += deployment.prediction_sink is not None  # batch score
     task = progress.add_task("demo", total=len(STEPS) + extra_steps) if progress else None
 
     @contextmanager
@@ -91,13 +122,19 @@ def run_demo(
         training = modeling.build_training_set(settings, repo)
     with step("train"):
         trained = modeling.train_model(settings, framework)  # type: ignore[arg-type]
+    batch: dict[str, Any] | None = None
+    if deployment.prediction_sink is not None:
+        with step("batch_score"):
+            batch = _batch_score(settings, as_of)
     with step("materialize"):
         # up to now (as a scheduled run would): the online reads below happen now, and a
         # view with a TTL of hours would otherwise read as expired after a past --as-of
         materialized = materialize(repo, end=max(as_of, datetime.now(UTC)))
     with step("online"):
         predictions = modeling.predict_online(settings, repo, _sample_ids(settings, sample))
-    pushed = _push_and_increment(settings, repo, as_of, step) if extra_steps else None
+    pushed = None
+    if deployment.demo_push is not None:
+        pushed = _push_and_increment(settings, repo, as_of, step)
     key = "entity"
     return {
         "deployment": deployment.name,
@@ -125,6 +162,7 @@ def run_demo(
             "train_rows": trained.train_rows,
             "test_rows": trained.test_rows,
         },
+        **({"batch_scores": batch} if batch is not None else {}),
         "materialized_rows": materialized.total_rows,
         "materialized": materialized.rows,
         "online_sample": [

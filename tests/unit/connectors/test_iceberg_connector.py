@@ -261,3 +261,33 @@ def test_a_refused_write_commits_nothing(
     assert iceberg.snapshots("visits") == before
     assert iceberg.read(ReadRequest("visits")).equals(_batch(0))
     assert sorted(p.name for p in (tmp_path / "wh").rglob("*")) == files
+
+
+def test_many_keys_push_their_range_and_keep_exactly_the_keys(iceberg: IcebergConnector) -> None:
+    """Above IN_LIMIT keys the scan gets the key range (files still pruned by statistics)
+    and the exact keys are kept in Arrow: same rows as a plain filter."""
+    from potluck.connectors.iceberg.connector import IN_LIMIT
+
+    ids = [f"K{i:05d}" for i in range(3 * IN_LIMIT)]
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    table = pa.table(
+        {
+            "key": ids,
+            "ts": pa.array(
+                [t0 + timedelta(hours=i) for i in range(len(ids))], pa.timestamp("us", "UTC")
+            ),
+            "v": list(range(len(ids))),
+        }
+    )
+    iceberg.write("wide", table.slice(0, len(ids) // 2))
+    iceberg.write("wide", table.slice(len(ids) // 2), mode="append")
+    wanted = [*ids[: IN_LIMIT + 100], "K00000a"]  # > IN_LIMIT keys (one unknown), in file 1
+    request = ReadRequest("wide", ["ts", "v"], key_column="key", keys=wanted)
+    plan = iceberg.plan(request)
+    assert plan.keep_keys is not None and "key" in plan.fetch
+    assert len(plan.files) == 1  # the second file's key range is outside [min, max]
+    got = iceberg.read(request)
+    assert got.column_names == ["ts", "v"]
+    assert got["v"].to_pylist() == list(range(IN_LIMIT + 100))
+    few = iceberg.read(ReadRequest("wide", ["v"], key_column="key", keys=wanted[:3]))
+    assert few["v"].to_pylist() == [0, 1, 2]

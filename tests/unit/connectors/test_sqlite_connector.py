@@ -138,14 +138,13 @@ def test_nan_is_stored_as_null(sqlite: SqliteConnector) -> None:
     assert sqlite.read(ReadRequest("v")).column("f").to_pylist() == [None, float("inf"), 1.5]
 
 
-def test_tables_not_written_by_potluck_are_a_schema_error(
+def test_tables_not_written_by_potluck_are_read_but_not_appended_to(
     sqlite: SqliteConnector, db: Path
 ) -> None:
     sqlite.write("v", pa.table({"a": [1]}))
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE foreign_table (x INTEGER)")
-    with pytest.raises(SourceSchemaError, match="not written by potluck"):
-        sqlite.read(ReadRequest("foreign_table"))
+    assert sqlite.read(ReadRequest("foreign_table")).schema == pa.schema([("x", pa.int64())])
     with pytest.raises(SourceSchemaError, match="not written by potluck"):
         sqlite.write("foreign_table", pa.table({"x": [1]}), mode="append")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from potluck.api.deps import ReadScope, RepoDep, WriteScope
-from potluck.api.routes._responses import READ_ERRORS, WRITE_ERRORS
+from potluck.api.routes._responses import CREATE_ERRORS, READ_ERRORS
 from potluck.schemas.features import (
     FeatureServiceCreate,
     FeatureServicePublic,
@@ -18,9 +18,10 @@ from potluck.services import feature_views as service
 __all__ = ["router"]
 
 router = APIRouter(tags=["features"])
+Limit = Query(default=1000, ge=1, le=1000, description="at most this many, by name")
 
 
-@router.post("/features", status_code=status.HTTP_201_CREATED, responses=WRITE_ERRORS)
+@router.post("/features", status_code=status.HTTP_201_CREATED, responses=CREATE_ERRORS)
 def register_feature_view(
     body: FeatureViewCreate, repo: RepoDep, _: WriteScope
 ) -> FeatureViewPublic:
@@ -29,8 +30,8 @@ def register_feature_view(
 
 
 @router.get("/features", responses=READ_ERRORS)
-def list_feature_views(repo: RepoDep, _: ReadScope) -> list[FeatureViewPublic]:
-    return service.list_feature_views(repo)
+def list_feature_views(repo: RepoDep, _: ReadScope, limit: int = Limit) -> list[FeatureViewPublic]:
+    return service.list_feature_views(repo)[:limit]
 
 
 @router.get("/features/{name}", responses=READ_ERRORS)
@@ -41,11 +42,13 @@ def get_feature_view(
 
 
 @router.get("/feature-services", responses=READ_ERRORS)
-def list_feature_services(repo: RepoDep, _: ReadScope) -> list[FeatureServicePublic]:
-    return service.list_feature_services(repo)
+def list_feature_services(
+    repo: RepoDep, _: ReadScope, limit: int = Limit
+) -> list[FeatureServicePublic]:
+    return service.list_feature_services(repo)[:limit]
 
 
-@router.post("/feature-services", status_code=status.HTTP_201_CREATED, responses=WRITE_ERRORS)
+@router.post("/feature-services", status_code=status.HTTP_201_CREATED, responses=CREATE_ERRORS)
 def create_feature_service(
     body: FeatureServiceCreate, repo: RepoDep, _: WriteScope
 ) -> FeatureServicePublic:

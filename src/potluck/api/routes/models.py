@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from potluck.api.deps import JobsDep, ModelsDep, ReadScope, RepoDep, SettingsDep, WriteScope
 from potluck.api.routes._responses import READ_ERRORS, WRITE_ERRORS
@@ -33,8 +33,12 @@ def train_model(
 
 
 @router.get("/models", responses=READ_ERRORS)
-def list_models(settings: SettingsDep, _: ReadScope) -> list[ModelSummaryPublic]:
-    return service.list_models(settings)
+def list_models(
+    settings: SettingsDep,
+    _: ReadScope,
+    limit: int = Query(default=1000, ge=1, le=1000, description="at most this many, by name"),
+) -> list[ModelSummaryPublic]:
+    return service.list_models(settings)[:limit]
 
 
 @router.get("/models/{name}", responses=READ_ERRORS)

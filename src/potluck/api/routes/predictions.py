@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
 
 from potluck.api.deps import ModelsDep, ReadScope, RepoDep, SettingsDep
-from potluck.api.routes._responses import READ_ERRORS
+from potluck.api.routes._responses import BODY_ERRORS, READ_ERRORS
+from potluck.errors import PermissionDeniedError
 from potluck.schemas.predictions import (
     BatchPredictionCreate,
     BatchPredictionPublic,
@@ -17,24 +20,46 @@ from potluck.services import predictions as service
 __all__ = ["router"]
 
 router = APIRouter(tags=["predictions"])
-_ERRORS = {**READ_ERRORS, 413: READ_ERRORS[404]}
+_ERRORS = BODY_ERRORS
+_BATCH_ERRORS = {**_ERRORS, 403: READ_ERRORS[404], 409: READ_ERRORS[404]}
 
 
 @router.post("/predictions/online", responses=_ERRORS)
 def predict_online(
-    body: OnlinePredictionCreate, repo: RepoDep, cache: ModelsDep, _: ReadScope
+    request: Request, body: OnlinePredictionCreate, repo: RepoDep, cache: ModelsDep, _: ReadScope
 ) -> OnlinePredictionPublic:
-    """By entity ids (online store + on-demand features) or by raw feature values."""
-    return service.predict_online(repo, cache, body)
+    """By entity ids (online store + on-demand features) or by raw feature values.
+
+    Without ``version`` or ``alias`` the version promoted to the serving alias answers
+    (``production`` by default); the answer names the version and alias."""
+    audit: dict[str, Any] = {"entities": len(body.entity_ids or body.rows or [])}
+    request.state.audit = audit
+    answer = service.predict_online(repo, cache, body)
+    audit.update(model=answer.model, version=answer.version)
+    return answer
 
 
-@router.post("/predictions/batch", responses=_ERRORS)
+@router.post("/predictions/batch", responses=_BATCH_ERRORS)
 def predict_batch(
+    request: Request,
     body: BatchPredictionCreate,
     settings: SettingsDep,
     repo: RepoDep,
     cache: ModelsDep,
-    _: ReadScope,
+    caller: ReadScope,
 ) -> BatchPredictionPublic:
-    """Point-in-time features for an entity frame, scored; inline or a Parquet file."""
-    return service.predict_batch(settings, repo, cache, body)
+    """Point-in-time features for an entity frame, scored; inline or a Parquet file.
+
+    Only a write key may name ``output_path``; otherwise the server names the output
+    (``predictions/<model>-v<version>-<random>.parquet``). No output replaces a file.
+    Writing to the lakehouse (``output: "iceberg"``) needs a write key too, and never
+    touches a table one of the deployment's sources reads."""
+    if body.output_path is not None and not caller.can("write"):
+        raise PermissionDeniedError("choosing 'output_path' needs the 'write' scope")
+    if body.output == "iceberg" and not caller.can("write"):
+        raise PermissionDeniedError("writing predictions to the lakehouse needs the 'write' scope")
+    audit: dict[str, Any] = {"entities": len(body.entities) if body.entities else None}
+    request.state.audit = audit
+    answer = service.predict_batch(settings, repo, cache, body)
+    audit.update(entities=answer.rows, model=answer.model, version=answer.version)
+    return answer

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import BooleanExpression
@@ -150,14 +151,26 @@ def plan_in_order(
 
 
 def row_filter(
-    schema: pa.Schema, request: ReadRequest, micros: Callable[[datetime], int]
+    schema: pa.Schema,
+    request: ReadRequest,
+    micros: Callable[[datetime], int],
+    in_limit: int | None = None,
 ) -> BooleanExpression:
-    """The request's keys (``In``) and inclusive window (``>=``/``<=``, in µs) as one expression."""
+    """The request's keys (``In``) and inclusive window (``>=``/``<=``, in µs) as one expression.
+
+    More than ``in_limit`` keys become their range (``>= min`` and ``<= max``): pyiceberg
+    binds and evaluates an ``In`` literal by literal (14,000 keys: seconds), while the
+    range prunes files by the same statistics; the caller then keeps the exact keys."""
     parts: list[Any] = []
     if request.keys is not None and request.key_column is not None:
         field = schema.field(request.key_column)
-        values = request_keys(field, request.keys).to_pylist()
-        parts.append(_expr.In(field.name, set(values)))
+        keys = request_keys(field, request.keys)
+        if in_limit is not None and len(keys) > in_limit:
+            low, high = pc.min_max(keys).values()
+            parts.append(_expr.GreaterThanOrEqual(field.name, low.as_py()))
+            parts.append(_expr.LessThanOrEqual(field.name, high.as_py()))
+        else:
+            parts.append(_expr.In(field.name, set(keys.to_pylist())))
     if request.timestamp_column is not None:
         if request.start is not None:
             parts.append(_expr.GreaterThanOrEqual(request.timestamp_column, micros(request.start)))

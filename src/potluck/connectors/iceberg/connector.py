@@ -37,11 +37,13 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     conform,
     driver_errors,
+    request_keys,
     resolve,
     schema_from_ipc,
     schema_to_ipc,
@@ -57,6 +59,9 @@ ARROW_SCHEMA = "potluck.arrow-schema"  # table property and snapshot summary key
 _INSTALL = 'pip install "pyiceberg[sql-sqlite,sql-postgres,pyarrow]>=0.12,<0.13"'
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+# More keys than this are pushed into the scan as their range (file pruning) and kept
+# exactly in Arrow: a large ``In`` costs pyiceberg seconds per read.
+IN_LIMIT = 512
 
 
 def _glue() -> Any:
@@ -79,6 +84,7 @@ class Plan:
     fetch: tuple[str, ...]  # the columns asked of pyiceberg (one, for a zero-column read)
     row_filter: Any  # pyiceberg BooleanExpression
     tasks: tuple[Any, ...]  # FileScanTasks, oldest commit first
+    keep_keys: tuple[str, pa.Array] | None = None  # (column, keys) filtered in Arrow
 
     @property
     def files(self) -> list[str]:
@@ -215,8 +221,16 @@ class IcebergConnector(Connector):
             names = resolve(arrow, request, self._error)
             target = pa.schema([arrow.field(n) for n in names])
             glue = _glue()
-            row_filter = glue.row_filter(arrow, request, _micros)
+            row_filter = glue.row_filter(arrow, request, _micros, IN_LIMIT)
             fetch = tuple(names) if names else tuple(arrow.names[:1])
+            keep_keys = None
+            if request.keys is not None and request.key_column is not None:
+                field = arrow.field(request.key_column)
+                keys = request_keys(field, request.keys)
+                if len(keys) > IN_LIMIT:
+                    keep_keys = (field.name, keys)
+                    if field.name not in fetch:
+                        fetch = (*fetch, field.name)
             # pyiceberg binds filters to the current schema; an older snapshot may have
             # another (a replace gives columns fresh ids): plan and read with its own.
             metadata = tbl.metadata
@@ -228,7 +242,7 @@ class IcebergConnector(Connector):
             tasks: tuple[Any, ...] = ()
             if snapshot is not None and fetch:
                 tasks = tuple(glue.plan_in_order(metadata, tbl.io, snapshot, row_filter))
-            return Plan(tbl, metadata, snapshot, target, fetch, row_filter, tasks)
+            return Plan(tbl, metadata, snapshot, target, fetch, row_filter, tasks, keep_keys)
 
     def planned_files(self, request: ReadRequest) -> list[str]:
         """The data files a read of ``request`` opens, after statistics pruned the rest."""
@@ -274,6 +288,9 @@ class IcebergConnector(Connector):
             reader = glue.ArrowScan(plan.metadata, tbl.io, projected, plan.row_filter, True, None)
             for task in plan.tasks:  # one file in memory at a time, in commit order
                 for batch in reader.to_record_batches([task]):
+                    if plan.keep_keys is not None and batch.num_rows:
+                        column, keys = plan.keep_keys
+                        batch = batch.filter(pc.is_in(batch.column(column), value_set=keys))
                     if batch.num_rows:  # zero-column reads count the fetched column's rows
                         yield glue.restore(batch, plan.target) if plan.target.names else batch
 

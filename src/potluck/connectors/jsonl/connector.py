@@ -148,7 +148,7 @@ class JsonlConnector(Connector):
             if schema is None:
                 if empty:
                     raise self._error(f"table '{table}' is empty and has no schema sidecar", True)
-                return normalize(_flatten(pj.read_json(str(path))))
+                return self._inferred(table, path)
             if empty:
                 return schema.empty_table()
             options = pj.ParseOptions(
@@ -159,6 +159,23 @@ class JsonlConnector(Connector):
                 [flat[n].cast(f.type) for n, f in zip(schema.names, schema, strict=True)],
                 schema=schema,
             )
+
+    def _inferred(self, table: str, path: Path) -> pa.Table:
+        """A file without a sidecar, typed by Arrow's inference (ISO times -> UTC timestamps);
+        documents that disagree on a column's type are refused with how to fix it."""
+        try:
+            return normalize(_flatten(pj.read_json(str(path))))
+        except pa.ArrowInvalid as exc:
+            side = self._path(table, ".schema.json").name
+            detail = " ".join(str(exc).split()).removeprefix("JSON parse error: ")
+            raise self._error(
+                f"table '{table}' has no schema sidecar and its documents do not agree on "
+                f"types ({detail}): write {side} next to it, e.g. "
+                '{"columns": [{"name": "id", "type": "string"}, {"name": "n", "type": "double"}]}'
+                ", or bring the file in with `potluck load SOURCE FILE`, which converts by the "
+                "deployment's schema",
+                True,
+            ) from None
 
     def _check_name(self, table: str) -> None:
         self._path(table)  # refuses names that could leave the root directory

@@ -7,7 +7,10 @@ statistics exclude the request are skipped and unread columns are never
 decoded.
 
 Timestamps are written as microseconds, tz-aware UTC (``coerce_timestamps="us"``):
-DuckDB cannot read nanosecond tz timestamps. Writes go to a temporary file in
+DuckDB cannot read nanosecond tz timestamps. A file another tool wrote (pandas'
+``to_parquet``: naive nanosecond timestamps) is read with its own types except that
+timestamps come back as ``timestamp[us, UTC]`` (naive taken as UTC, nanoseconds floored),
+as everywhere at the connector boundary. Writes go to a temporary file in
 the same directory that is then ``os.replace``-d over the table, so readers see
 the old file or the new one, never half of one, and a failed write leaves the
 old table intact. Append rewrites the whole file the same way (single writer
@@ -32,6 +35,7 @@ from potluck.connectors._arrow import (
     driver_errors,
     filter_columns,
     filter_expression,
+    normalize,
     resolve,
 )
 from potluck.connectors._files import atomic_write, check_root, table_file
@@ -76,8 +80,7 @@ class ParquetConnector(Connector):
         written = data.num_rows
         with self._errors():
             if mode == "append" and path.is_file():
-                existing = pq.read_table(path)
-                existing = existing.replace_schema_metadata(None)
+                existing = normalize(pq.read_table(path).replace_schema_metadata(None))
                 data = pa.concat_tables([existing, conform(data, existing.schema, self._error)])
             self.config.root.mkdir(parents=True, exist_ok=True)
             atomic_write(path, lambda tmp: pq.write_table(data, str(tmp), coerce_timestamps="us"))
@@ -86,8 +89,7 @@ class ParquetConnector(Connector):
     def schema(self, table: str) -> pa.Schema:
         path = self._existing(table)
         with self._errors():
-            schema: pa.Schema = pq.read_schema(path).remove_metadata()
-        return schema
+            return _normal(pq.read_schema(path).remove_metadata())
 
     def _plan(self, request: ReadRequest) -> tuple[Path, pa.Schema, pc.Expression | None]:
         """The table's file, the schema ``read`` returns, the row predicate."""
@@ -95,7 +97,7 @@ class ParquetConnector(Connector):
         with self._errors():
             schema = pq.read_schema(path).remove_metadata()
             names = resolve(schema, request, self._error)
-            target = pa.schema([schema.field(n) for n in names])
+            target = _normal(pa.schema([schema.field(n) for n in names]))
             return path, target, filter_expression(schema, request)
 
     def read(self, request: ReadRequest) -> pa.Table:
@@ -109,7 +111,7 @@ class ParquetConnector(Connector):
             result = dataset.to_table(columns=columns, filter=predicate)
         if not target.names:
             return result
-        return pa.Table.from_arrays(result.columns, schema=target)
+        return pa.Table.from_arrays(normalize(result).columns, schema=target)
 
     def scan(self, request: ReadRequest) -> Iterator[pa.RecordBatch] | None:
         """The file once, batch by batch on this thread, filtered as it goes."""
@@ -125,13 +127,19 @@ class ParquetConnector(Connector):
     ) -> Iterator[pa.RecordBatch]:
         with self._errors():
             for part in _lean_parts(path, target.names, request, predicate):
-                for batch in part.to_batches():
+                for batch in normalize(part).to_batches():
                     if batch.num_rows:
                         yield pa.RecordBatch.from_arrays(batch.columns, schema=target)
 
     def ping(self) -> None:
         """The root is a readable directory, or can be created."""
         check_root(self.config.root, self._error)
+
+
+def _normal(schema: pa.Schema) -> pa.Schema:
+    """The schema ``read`` returns for a file: timestamps as ``timestamp[us, UTC]`` (a file
+    another tool wrote may hold naive or nanosecond ones), dictionaries decoded."""
+    return normalize(schema.empty_table()).schema
 
 
 # Lean reads stream each column chunk through a 1 MiB buffer (not whole into memory)

@@ -24,6 +24,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ from pydantic import BaseModel
 
 from potluck.connectors._arrow import (
     conform,
+    filter_expression,
     request_keys,
     resolve,
     schema_from_ipc,
@@ -39,6 +41,7 @@ from potluck.connectors._arrow import (
     utc,
 )
 from potluck.connectors.base import Connector, ReadRequest, WriteMode
+from potluck.connectors.sqlite._foreign import declared_schema, foreign_array
 from potluck.connectors.sqlite.config import SqliteConfig
 from potluck.errors import PotluckError, RequestError, SourceError
 
@@ -47,6 +50,10 @@ __all__ = ["SqliteConnector"]
 _META = "_potluck_schema"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BATCH_ROWS = 50_000  # bounds the Python objects alive during a write
+_FIX = (
+    "fix the values or the column's declared type (TIMESTAMP as ISO text, INTEGER, REAL, "
+    "TEXT), or export the table and bring it in with `potluck load SOURCE FILE`"
+)
 
 
 def _quote(name: str) -> str:
@@ -160,7 +167,10 @@ class SqliteConnector(Connector):
             ).fetchone()
         if row is None:
             raise self._error(
-                f"table '{table}' was not written by potluck (no Arrow schema in {_META})", True
+                f"table '{table}' was not written by potluck (no Arrow schema in {_META}): "
+                "it can be read but not appended to; write it with mode replace, or export it "
+                "and bring it in with `potluck load SOURCE FILE`",
+                True,
             )
         try:
             schema = schema_from_ipc(json.loads(row[0])["arrow_ipc"])
@@ -225,20 +235,39 @@ class SqliteConnector(Connector):
         if not self.config.path.exists():
             raise self._missing(table)
         with self._connect(readonly=True) as conn:
-            schema = self._stored_schema(conn, table)
-        if schema is None:
+            found = self._read_schema(conn, table)
+        if found is None:
             raise self._missing(table)
-        return schema
+        return found[0]
+
+    def _read_schema(self, conn: sqlite3.Connection, table: str) -> tuple[pa.Schema, bool] | None:
+        """(schema, written by another tool) of ``table``; None if it does not exist.
+
+        A table potluck did not write is read by its column declarations (see ``_foreign``).
+        """
+        try:
+            schema = self._stored_schema(conn, table)
+        except SourceError as exc:
+            if "not written by potluck" not in exc.detail:
+                raise
+            try:
+                return declared_schema(conn, table, _FIX), True
+            except ValueError as bad:
+                raise self._error(str(bad), True) from None
+        return None if schema is None else (schema, False)
 
     def read(self, request: ReadRequest) -> pa.Table:
         """One SELECT with projection, key filter and time window pushed down, rows in write order."""
         if not self.config.path.exists():
             raise self._missing(request.table)
         with self._connect(readonly=True) as conn:
-            schema = self._stored_schema(conn, request.table)
-            if schema is None:
+            found = self._read_schema(conn, request.table)
+            if found is None:
                 raise self._missing(request.table)
+            schema, foreign = found
             names = resolve(schema, request, self._error)
+            if foreign:
+                return self._read_foreign(conn, schema, names, request)
             sql, params = self._select(schema, names, request)
             rows = conn.execute(sql, params).fetchall()
             target = pa.schema([schema.field(n) for n in names])
@@ -248,8 +277,34 @@ class SqliteConnector(Connector):
             arrays = [_from_storage(v, f) for v, f in zip(columns, target, strict=True)]
             return pa.Table.from_arrays(arrays, schema=target)
 
+    def _read_foreign(
+        self, conn: sqlite3.Connection, schema: pa.Schema, names: list[str], request: ReadRequest
+    ) -> pa.Table:
+        """A table another tool wrote: keys pushed into SQL, values converted by the declared
+        types, the time window applied after (its times are text in any ISO spelling)."""
+        window = request.timestamp_column if (request.start or request.end) else None
+        read = list(dict.fromkeys([*names, *([window] if window else [])]))
+        sql, params = self._select(schema, read, request, window=False)
+        rows = conn.execute(sql, params).fetchall()
+        if not read:  # a zero-column read still has a row count
+            return pa.table({"_": pa.nulls(len(rows))}).select([])
+        target = pa.schema([schema.field(n) for n in read])
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in read]
+        try:
+            arrays = [
+                foreign_array(request.table, f, v, _FIX)
+                for v, f in zip(columns, target, strict=True)
+            ]
+        except ValueError as exc:
+            raise self._error(str(exc), True) from None
+        table = pa.Table.from_arrays(arrays, schema=target)
+        if window:
+            predicate = filter_expression(target, replace(request, keys=None))
+            table = table.filter(predicate) if predicate is not None else table
+        return table.select(names)
+
     def _select(
-        self, schema: pa.Schema, names: list[str], request: ReadRequest
+        self, schema: pa.Schema, names: list[str], request: ReadRequest, *, window: bool = True
     ) -> tuple[str, list[Any]]:
         where: list[str] = []
         params: list[Any] = []
@@ -261,10 +316,10 @@ class SqliteConnector(Connector):
             where.append(f"{_quote(field.name)} IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(_to_storage(keys)))
         ts = _quote(request.timestamp_column or "")
-        if request.start is not None:
+        if request.start is not None and window:
             where.append(f"{ts} >= ?")
             params.append(_micros(request.start))
-        if request.end is not None:
+        if request.end is not None and window:
             where.append(f"{ts} <= ?")
             params.append(_micros(request.end))
         projection = ", ".join(_quote(n) for n in names) or "1"

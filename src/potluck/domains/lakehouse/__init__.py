@@ -1,0 +1,1 @@
+"""The lakehouse deployment: customer churn from an Iceberg gold layer."""
