@@ -178,8 +178,9 @@ def test_push_online_only_updates_the_states_not_the_source(repo: FeatureRepo) -
 
 
 def test_energy_service_through_potluck_api(repo: FeatureRepo) -> None:
-    """``POST /features/online``: the seed's entity rows, the same values as the read path
-    (window features at the request time, so both read at a time inside every TTL)."""
+    """``POST /get-online-features`` (Feast's serving protocol on potluck's read path):
+    the service with the request data as entity columns; window features evaluated at
+    the request time, the same values as the read path."""
     from datetime import UTC, datetime
 
     from fastapi.testclient import TestClient
@@ -187,29 +188,28 @@ def test_energy_service_through_potluck_api(repo: FeatureRepo) -> None:
     from potluck.api.main import create_app
 
     settings = repo.settings.model_copy(update={"api_keys": {"k": "read"}})
-    body = {
-        "feature_service": "energy_prediction_v1",
-        "entity_rows": [{"user_id": "user-1", **CONTEXT}, {"user_id": "nobody", **CONTEXT}],
-    }
+    entities = {"user_id": ["user-1", "nobody"], **{k: [v, v] for k, v in CONTEXT.items()}}
+    body = {"feature_service": "energy_prediction_v1", "entities": entities}
+    auth = {"Authorization": "Bearer k"}
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        answer = client.post("/features/online", json=body, headers={"Authorization": "Bearer k"})
+        answer = client.post("/get-online-features", json=body, headers=auth)
         refused = client.post(
-            "/features/online",
-            json={**body, "entity_rows": [{"user_id": "user-1"}]},
-            headers={"Authorization": "Bearer k"},
+            "/get-online-features",
+            json={**body, "entities": {"user_id": ["user-1"]}},
+            headers=auth,
         )
     assert answer.status_code == 200, answer.text
     got = answer.json()
-    assert {"predicted_energy", "energy_confidence", "sleep_consistency_7d"} <= set(got["features"])
-    first, unknown = got["rows"]
-    assert first["user_id"] == "user-1" and first["current_hour"] == 14
-    assert unknown["_status"] == "unknown_entity" and unknown["predicted_energy"] is None
+    names = got["metadata"]["feature_names"]
+    columns = dict(zip(names, got["results"], strict=True))
+    assert {"predicted_energy", "energy_confidence", "sleep_consistency_7d"} <= set(names)
+    energy = columns["predicted_energy"]
     # AS_OF is the fixture's start, so the API's read (at the real clock) is fresh
-    assert first["_status"] in ("ok", "partial") and first["_expired"] == []
-    assert first["predicted_energy"] is not None and first["avg_energy_7d"] is not None
-    now = datetime.now(UTC)
-    entities = {"user_id": ["user-1"], **{k: [v] for k, v in CONTEXT.items()}}
-    same = online_features(repo, "energy_prediction_v1", entities, now=now)[0]
-    assert first["predicted_energy"] == same["predicted_energy"]
-    assert first["_expired"] == same["_expired"]
+    assert energy["statuses"][0] == "PRESENT" and energy["values"][0] is not None
+    assert columns["avg_energy_7d"]["statuses"] == ["PRESENT", "NOT_FOUND"]
+    same = online_features(
+        repo, "energy_prediction_v1", {k: v[:1] for k, v in entities.items()}, now=datetime.now(UTC)
+    )[0]
+    assert energy["values"][0] == same["predicted_energy"]
+    assert columns["avg_energy_7d"]["values"][0] == same["avg_energy_7d"]
     assert refused.status_code == 422 and "current_hour" in refused.text

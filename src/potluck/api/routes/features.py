@@ -12,7 +12,6 @@ from potluck.schemas.features import (
     FeatureViewCreate,
     FeatureViewPublic,
 )
-from potluck.schemas.online import OnlineFeaturesCreate, OnlineFeaturesPublic
 from potluck.services import feature_views as service
 
 __all__ = ["router"]
@@ -54,14 +53,3 @@ def create_feature_service(
 ) -> FeatureServicePublic:
     """Create a feature service from view:feature refs (no PII)."""
     return service.create_feature_service(repo, body)
-
-
-@router.post("/features/online", responses=READ_ERRORS)
-def read_online_features(
-    body: OnlineFeaturesCreate, repo: RepoDep, _: ReadScope
-) -> OnlineFeaturesPublic:
-    """Online features of a service (or refs) for entity rows: join keys plus the request
-    data its on-demand views read; window features evaluated at the request time."""
-    from potluck.services.online import read_online
-
-    return read_online(repo, body)
