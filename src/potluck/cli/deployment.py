@@ -85,6 +85,20 @@ def demo(
     table.add_row("materialized rows", f"{summary['materialized_rows']:,}")
     for sample in summary["online_sample"]:
         table.add_row(f"online {sample['entity']}", f"{sample['prediction']} ({sample['status']})")
+    push = summary.get("push")
+    if push:
+        table.add_row(
+            f"push {push['push_source']} (online only)",
+            f"{push['rows']} rows for {push['entity']}: "
+            f"{len(push['changed'])} {push['service']} values changed",
+        )
+        for name, (old, new) in list(push["changed"].items())[:8]:
+            table.add_row(f"  {name}", f"{old} -> {new}")
+        table.add_row(
+            "materialize --incremental",
+            f"{push['incremental_rows']:,} rows; pushed values left: "
+            f"{len(push['changed_after_incremental'])}",
+        )
     for name, seconds in summary["timings_s"].items():
         table.add_row(f"time: {name}", f"{seconds:.2f} s")
     console.print(table)

@@ -12,6 +12,7 @@ from potluck.deployment._load import BUILT_INS, PROJECT_MODULE, load_deployment
 from potluck.deployment._spec import (
     AsOfInput,
     Binding,
+    DemoPush,
     Deployment,
     EngineeringSpec,
     EntitySpec,
@@ -29,6 +30,7 @@ __all__ = [
     "PROJECT_MODULE",
     "AsOfInput",
     "Binding",
+    "DemoPush",
     "Deployment",
     "EngineeringSpec",
     "EntitySpec",

@@ -20,6 +20,7 @@ import pyarrow as pa
 __all__ = [
     "AsOfInput",
     "Binding",
+    "DemoPush",
     "Deployment",
     "EngineeringSpec",
     "EntitySpec",
@@ -164,6 +165,21 @@ Generator = Callable[[int, int, datetime], Mapping[str, pa.Table]]
 
 
 @dataclass(frozen=True)
+class DemoPush:
+    """What ``potluck demo`` pushes online after materializing, to show a service change.
+
+    ``rows(ids, at)`` builds fresh rows of ``push_source`` for the entities ``ids`` as of
+    ``at``; the demo reads ``service`` for them before and after the push (and after an
+    incremental materialization), with ``request`` as request data when it needs any.
+    """
+
+    push_source: str
+    service: str
+    rows: Callable[[Sequence[Any], datetime], pa.Table]
+    request: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Deployment:
     """Everything domain-specific about one deployment, declared in one place."""
 
@@ -182,6 +198,7 @@ class Deployment:
     # the iceberg kind (its ``namespace`` hint is the default namespace). None: the
     # ``predictions`` namespace of the profile's Iceberg catalog.
     prediction_sink: Binding | None = None
+    demo_push: DemoPush | None = None
 
     # ------------------------------------------------------------------ contract views
     @property

@@ -116,12 +116,12 @@ def materialize_windows(repo: FeatureRepo, view: FeatureView, progress: ViewProg
     return written
 
 
-def windowed_views(repo: FeatureRepo, refs: Sequence[str]) -> dict[str, FeatureView]:
-    """The windowed views among ``refs``' views (registry cache)."""
-    names = {r.split(":", 1)[0] for r in refs}
+def windowed_views(repo: FeatureRepo, refs: Sequence[str] | None) -> dict[str, FeatureView]:
+    """The windowed views among ``refs``' views (every one for None; registry cache)."""
+    names = None if refs is None else {r.split(":", 1)[0] for r in refs}
     out = {}
     for view in repo.store.registry.list_feature_views(repo.config.project, allow_cache=True):
-        if view.name in names and window_features_of(view) is not None:
+        if (names is None or view.name in names) and window_features_of(view) is not None:
             out[view.name] = view
     return out
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from potluck.deployment import EntitySpec
     from potluck.features.repo import FeatureRepo
+    from potluck.online._late import LateView
     from potluck.online._plan import ReadPlan
 
 __all__ = [
@@ -143,15 +144,18 @@ def _check(entities: Entities) -> int:
 
 
 _SPLITS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Any, float]]] = weakref.WeakKeyDictionary()
+# (plain refs, windowed view -> feature names, output order, late on-demand views)
+Split = tuple[list[str], dict[Any, list[str]], list[str], list["LateView"]]
 
 
-def _split(
-    repo: FeatureRepo, features: str | Sequence[str]
-) -> tuple[list[str], dict[Any, list[str]], list[str]] | None:
-    """For features with window views: (other refs, window view -> names, output order);
-    None when there is no window feature (cached like the read plans)."""
+def _split(repo: FeatureRepo, features: str | Sequence[str]) -> Split | None:
+    """For features with window views: (other refs, window view -> names, output order,
+    late on-demand views); None when there is no window feature (cached like the read
+    plans). On-demand views over window features or request data are *late*
+    (:mod:`._late`): their inputs join the reads, as hidden features."""
     import time
 
+    from potluck.online._late import late_views
     from potluck.online._windows import windowed_views
 
     key = features if isinstance(features, str) else tuple(features)
@@ -160,19 +164,23 @@ def _split(
     if hit is not None and time.monotonic() - hit[1] < _SPLIT_TTL_S:
         return hit[0]  # type: ignore[no-any-return]
     resolved = repo.resolve(features)
-    windowed = windowed_views(repo, resolved.refs)
+    every = set(windowed_views(repo, None))
+    late = late_views(repo, resolved, every) if every else {}
+    refs = [r for r in resolved.refs if r.partition(":")[0] not in late]
+    refs += [r for view in late.values() for r in view.refs if r not in refs]
+    windowed = windowed_views(repo, refs)
     split = None
     if windowed:
         groups: dict[Any, list[str]] = {}
         plain = []
-        for ref in resolved.refs:
+        for ref in refs:
             view, _, name = ref.partition(":")
             if view in windowed:
                 groups.setdefault(windowed[view], []).append(name)
             else:
                 plain.append(ref)
         order = [n for n in resolved.names if n not in resolved.pii]
-        split = (plain, groups, order)
+        split = (plain, groups, order, list(late.values()))
     entry[key] = (split, time.monotonic())
     return split
 
@@ -212,13 +220,15 @@ def read_columns(
     split = _split(repo, features)
     if split is None:
         return _plain_columns(repo, features, entities, now, apply_ttl)
+    from potluck.online._late import key_columns
     from potluck.online._windows import read_windows
 
-    plain, groups, order = split
+    plain, groups, order, late = split
     at = now or datetime.now(UTC)
     read = Read([], {}, [False] * n, {}, {})
+    keys = key_columns(repo, entities, [*plain, *(f"{v.name}:" for v in groups)])
     if plain:
-        read = _plain_columns(repo, plain, entities, at, apply_ttl)
+        read = _plain_columns(repo, plain, keys, at, apply_ttl)
     for view, wanted in groups.items():
         values, seen, stale = read_windows(repo, view, wanted, entities, at)
         read.columns.update(values)
@@ -226,6 +236,10 @@ def read_columns(
         old = {i for i, s in enumerate(stale) if s}
         if old:
             read.expired.update({name: set(old) for name in wanted})
+    for late_view in late:
+        values, gone = late_view.apply(read.columns, entities, list(keys), read.found, read.expired)
+        read.columns.update(values)
+        read.expired.update({name: gone for name in late_view.outputs if gone})
     read.names = [name for name in order if name in read.columns]
     read.plan = None
     return read

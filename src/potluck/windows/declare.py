@@ -119,8 +119,13 @@ def windowed_view(
     owner: str = "",
     tags: Mapping[str, str] | None = None,
     online: bool = True,
+    ttl: timedelta | None = None,
 ) -> FeatureView:
-    """A Feast feature view of window features over ``source`` (an event source)."""
+    """A Feast feature view of window features over ``source`` (an event source).
+
+    ``ttl`` (default: the longest window) is the view's Feast TTL: it bounds the first
+    incremental materialization window; window values themselves age out online by the
+    ``horizon`` (a state anchored at ``A`` answers up to ``A + horizon``)."""
     from feast import FeatureView, Field
     from feast.type_map import pa_to_feast_value_type
     from feast.types import from_value_type
@@ -140,7 +145,7 @@ def windowed_view(
     return FeatureView(
         name=name,
         entities=list(entities),
-        ttl=longest,  # nothing older than the longest window can count
+        ttl=ttl or longest,  # by default: nothing older than the longest window counts
         schema=fields,
         source=source,
         online=online,

@@ -146,7 +146,12 @@ class _Events:
         """Events that count for ``feature``: pass its filter and have a value."""
 
         def make() -> np.ndarray:
-            m = filter_mask(self.table, feature.filter)
+            # no filter: every event (the table may have no column left to count rows by:
+            # a column-less ``take`` has no rows)
+            if not feature.filter:
+                m = np.ones(len(self.codes), dtype=bool)
+            else:
+                m = filter_mask(self.table, feature.filter)
             if feature.column:
                 m &= ~np.asarray(
                     pc.is_null(self.table[feature.column], nan_is_null=True).to_numpy(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.progress import Progress
@@ -74,6 +74,10 @@ def _batch_score(settings: Settings, as_of: datetime) -> dict[str, Any]:
     return {"table": done.output_table, "snapshot_id": done.snapshot_id, "rows": done.rows}
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -92,11 +96,9 @@ def run_demo(
 
     deployment = active_deployment(settings)
     timings: dict[str, float] = {}
-    task = (
-        progress.add_task("demo", total=len(STEPS) + (deployment.prediction_sink is not None))
-        if progress
-        else None
-    )
+    extra_steps = 2 if deployment.demo_push is not None else 0  # push, incremental
+    extra_steps += deployment.prediction_sink is not None  # batch score
+    task = progress.add_task("demo", total=len(STEPS) + extra_steps) if progress else None
 
     @contextmanager
     def step(name: str) -> Iterator[None]:
@@ -125,9 +127,14 @@ def run_demo(
         with step("batch_score"):
             batch = _batch_score(settings, as_of)
     with step("materialize"):
-        materialized = materialize(repo, end=as_of)
+        # up to now (as a scheduled run would): the online reads below happen now, and a
+        # view with a TTL of hours would otherwise read as expired after a past --as-of
+        materialized = materialize(repo, end=max(as_of, datetime.now(UTC)))
     with step("online"):
         predictions = modeling.predict_online(settings, repo, _sample_ids(settings, sample))
+    pushed = None
+    if deployment.demo_push is not None:
+        pushed = _push_and_increment(settings, repo, as_of, step)
     key = "entity"
     return {
         "deployment": deployment.name,
@@ -146,6 +153,8 @@ def run_demo(
             "task": trained.model_type,
             "metric": deployment.model.metric,
             "value": round(trained.metrics.get(deployment.model.metric, float("nan")), 4),
+            # the oracle's score under the same metric (None without an oracle column)
+            "oracle_value": _rounded(trained.oracle.get(f"oracle_{deployment.model.metric}")),
             "auc": round(trained.auc, 4),
             "oracle_auc": round(trained.oracle_auc, 4),
             "oracle": {k: round(v, 4) for k, v in trained.oracle.items()},
@@ -166,5 +175,30 @@ def run_demo(
             }
             for p in predictions
         ],
+        **({"push": pushed} if pushed is not None else {}),
         "timings_s": {**timings, "total": round(sum(timings.values()), 3)},
     }
+
+
+def _push_and_increment(
+    settings: Settings,
+    repo: Any,
+    as_of: datetime,
+    step: Callable[[str], AbstractContextManager[None]],
+) -> dict[str, Any]:
+    """The deployment's demo push (online only) for its first entity, the service before
+    and after, then ``materialize --incremental`` and what still differs after it."""
+    from potluck.deployment import active_deployment
+    from potluck.online.materialize import materialize
+    from potluck.workflows.demo_push import after_incremental, show_push
+
+    deployment = active_deployment(settings)
+    entity = _sample_ids(settings, 1)[0]
+    at = max(as_of, datetime.now(UTC))
+    with step("push"):
+        shown = show_push(repo, deployment, entity, at)
+    with step("materialize_incremental"):
+        incremental = materialize(repo, end=at, incremental=True)
+        shown["incremental_rows"] = incremental.total_rows
+        shown["changed_after_incremental"] = after_incremental(repo, deployment, shown, entity, at)
+    return shown

@@ -1,0 +1,1 @@
+"""The wellness deployment: activity, sleep, exercise, social and device features per user."""
