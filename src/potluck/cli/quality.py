@@ -119,9 +119,7 @@ def consistency(
     from potluck.quality.consistency import consistency as run
 
     with console.status("comparing online and offline values"):
-        report = run(
-            _repo(), sample=sample, views=view, entity_ids=entity, entity_type=entity_type
-        )
+        report = run(_repo(), sample=sample, views=view, entity_ids=entity, entity_type=entity_type)
     _finish(report, json_out, html=False)
 
 

@@ -171,7 +171,7 @@ def _entity_views(
     from potluck.errors import ConfigurationError
 
     entity = repo.store.registry.get_entity(entity_type, repo.store.project)
-    keys = list(entity.join_keys) if entity.join_keys else [entity.join_key]
+    keys = [entity.join_key]
     chosen = [v for v in views if _view_source(v).join_keys == keys]
     if not chosen:
         raise ConfigurationError(f"no online feature view is keyed by entity '{entity_type}'")

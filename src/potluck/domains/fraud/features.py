@@ -19,7 +19,7 @@ from feast.types import Float64, Int64
 
 from potluck.domains.fraud.schema import SOURCE_SCHEMAS
 from potluck.offline.source import PotluckSource
-from potluck.windows import WindowFeature
+from potluck.windows import Filter, WindowFeature
 from potluck.windows.declare import windowed_view
 
 __all__ = [
@@ -87,7 +87,7 @@ CARD_WINDOWS = [
     WindowFeature("time_since_last_txn_min", None, "time_since_last", D1, unit="minutes"),
     WindowFeature("is_weekend", "weekend", "last", D1),
     WindowFeature(
-        "high_risk_count_30m", None, "count", M30, filter=("high_risk_merchant", "==", 1)
+        "high_risk_count_30m", None, "count", M30, filter=(Filter("high_risk_merchant", "==", 1),)
     ),
     WindowFeature("device_age_min", "device_age_min", "last", M5),
     WindowFeature("devices_24h", "device_id", "count_distinct", D1),
@@ -101,12 +101,18 @@ DEVICE_WINDOWS = [
 ]
 SESSION_WINDOWS = [
     WindowFeature("session_duration_min", "session_elapsed_min", "max", H2),
-    WindowFeature("pages_per_session", None, "count", H2, filter=("event_type", "==", "page_view")),
+    WindowFeature(
+        "pages_per_session", None, "count", H2, filter=(Filter("event_type", "==", "page_view"),)
+    ),
     WindowFeature("avg_dwell_time_sec", "dwell_sec", "mean", H2),
     WindowFeature("avg_scroll_depth", "scroll_depth", "mean", H2),
     WindowFeature("events_5m", None, "count", M5),
-    WindowFeature("cart_adds_session", None, "count", H2, filter=("event_type", "==", "cart_add")),
-    WindowFeature("purchases_session", None, "count", H2, filter=("event_type", "==", "purchase")),
+    WindowFeature(
+        "cart_adds_session", None, "count", H2, filter=(Filter("event_type", "==", "cart_add"),)
+    ),
+    WindowFeature(
+        "purchases_session", None, "count", H2, filter=(Filter("event_type", "==", "purchase"),)
+    ),
 ]
 
 transaction_stats_5m = windowed_view(

@@ -218,7 +218,7 @@ def _clickstream(rng: np.random.Generator, size: int, start: int, end: int) -> p
         if converted:
             at += int(rng.exponential(40.0) * _US)
             events.append((at, "purchase", "checkout", None, None))
-        for k, (t, kind, page, dwell_s, depth) in enumerate(events):
+        for k, (t, kind, page, dwell_at, depth_at) in enumerate(events):
             if t > end:
                 break
             for name, value in (
@@ -228,8 +228,8 @@ def _clickstream(rng: np.random.Generator, size: int, start: int, end: int) -> p
                 ("ts", t),
                 ("event_type", kind),
                 ("page", page or None),
-                ("dwell_sec", dwell_s),
-                ("scroll_depth", depth),
+                ("dwell_sec", dwell_at),
+                ("scroll_depth", depth_at),
                 ("session_elapsed_min", round((t - begin) / _MIN, 4)),
                 ("converted", converted),
                 ("purchase_probability", round(p, 6)),
