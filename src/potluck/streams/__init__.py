@@ -6,7 +6,8 @@ materialization writes, committed atomically with their acknowledgement, and app
 to the source's offline table.
 """
 
+from potluck.streams.backends import open_log
 from potluck.streams.events import Entry, encode_event
-from potluck.streams.log import DEFAULT_GROUP, EventLog, open_log
+from potluck.streams.log import DEFAULT_GROUP, EventLog
 
 __all__ = ["DEFAULT_GROUP", "Entry", "EventLog", "encode_event", "open_log"]

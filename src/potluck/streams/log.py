@@ -35,7 +35,6 @@ from potluck.streams.apply import Snapshot, Writes
 from potluck.streams.events import Entry
 
 if TYPE_CHECKING:
-    from potluck.features.repo import FeatureRepo
     from potluck.online.stores.base import ViewLayout
 
 __all__ = [
@@ -45,7 +44,6 @@ __all__ = [
     "Locked",
     "Reads",
     "from_ipc",
-    "open_log",
     "to_ipc",
 ]
 
@@ -187,22 +185,3 @@ class EventLog(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
-
-
-def open_log(repo: FeatureRepo) -> EventLog:
-    """The log of ``repo``'s online store (Redis Streams, or the local SQLite log)."""
-    from potluck.errors import ConfigurationError
-    from potluck.online.stores import store_kind
-
-    kind = store_kind(repo.config)
-    if kind == "redis":
-        from potluck.streams.redis_log import RedisLog
-
-        return RedisLog(repo.config)
-    if kind == "sqlite":
-        from potluck.streams.local_log import LocalLog
-
-        return LocalLog(repo.config)
-    raise ConfigurationError(
-        f"streams need the SQLite or Redis online store, not {repo.config.online_store.type}"
-    )

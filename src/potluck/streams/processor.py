@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from potluck.errors import ConfigurationError
 from potluck.streams.apply import SourcePlan, Writes, batch_keys, compute, plan_source, to_datetime
+from potluck.streams.backends import open_log
 from potluck.streams.events import MAX_EVENT_BYTES, Entry, validate
-from potluck.streams.log import DEFAULT_GROUP, EventLog, Fenced, Locked, Reads, open_log
+from potluck.streams.log import DEFAULT_GROUP, EventLog, Fenced, Locked, Reads
 from potluck.streams.offline import flush, rebuild
 
 if TYPE_CHECKING:

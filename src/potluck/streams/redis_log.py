@@ -122,17 +122,15 @@ class RedisLog(EventLog):
         stream = self._b(source)
         # Every owner of an entry XAUTOCLAIM could take (idle >= min_idle, listed with a
         # margin) is fenced first: its lease is revoked, so its own commit of them fails.
-        listed = self.client.execute_command(
-            "XPENDING",
+        listed = self.client.xpending_range(
             stream,
             group,
-            "IDLE",
-            max(0, min_idle_ms - CLAIM_MARGIN_MS),
-            "-",
-            "+",
-            count,
+            min="-",
+            max="+",
+            count=count,
+            idle=max(0, min_idle_ms - CLAIM_MARGIN_MS),
         )
-        owners = {_s(row[1]) for row in listed or []} - {consumer}
+        owners = {_s(row["consumer"]) for row in listed or []} - {consumer}
         for owner in owners:
             self.client.set(f"{stream}:lease:{group}:{owner}", "revoked", ex=7 * 86400)
         if not owners:

@@ -45,18 +45,19 @@ def events(
     rng = np.random.default_rng(seed)
     end = start or now()
     out = []
+    # distinct times: which of two events at the same instant is "latest" is arbitrary
+    offsets = rng.choice(span_s * 1_000_000, size=n, replace=False)
     for i in range(n):
         out.append(
             {
                 "card_id": f"card_{int(rng.integers(0, CARDS)):05d}",
-                "ts": (end - timedelta(seconds=int(rng.integers(0, span_s)))).isoformat(),
+                "ts": (end - timedelta(microseconds=int(offsets[i]))).isoformat(),
                 "amount": round(float(rng.gamma(2.0, 30.0)), 2),
                 "country": str(rng.choice(["US", "FR", "DE"])),
                 "high_risk": int(rng.random() < 0.2),
                 "is_fraud": 0,
             }
         )
-        del i
     return out
 
 
