@@ -42,9 +42,10 @@ _INTENT = "offline_intent"
 
 
 def _connector(settings: Settings, source: str) -> Connector:
-    from potluck.workflows.data import connector
+    from potluck.offline.bindings import SourceBinding, connector_for_name
+    from potluck.profiles import source_bindings
 
-    return connector(settings, source)
+    return connector_for_name(source, SourceBinding(**source_bindings(settings)[source]))
 
 
 def _count(connector: Connector, table: str, timestamp: str) -> int:
