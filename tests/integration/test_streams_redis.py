@@ -80,14 +80,16 @@ def test_two_consumers_share_work_and_one_claims_the_dead_ones_pending(
     assert_online_equals_batch(repo, now())
 
 
-def _processor(repo: FeatureRepo, redis_port: int, env_extra: dict[str, str]) -> subprocess.Popen:
+def _processor(
+    repo: FeatureRepo, redis_port: int, env_extra: dict[str, str], idle_exit: float = 3
+) -> subprocess.Popen:
     code = (
         "from potluck.features.repo import FeatureRepo\n"
         "from potluck.settings import Settings\n"
         "from potluck.streams.processor import Processor, StreamOptions\n"
         "repo = FeatureRepo(Settings())\n"
         "Processor(repo, ['txns'], StreamOptions(batch=20, block_ms=20, claim_idle_ms=1000,"
-        " flush_every_s=0.2)).run(idle_exit_s=3)\n"
+        f" flush_every_s=0.2)).run(idle_exit_s={idle_exit})\n"
     )
     env = {
         **os.environ,
@@ -95,7 +97,7 @@ def _processor(repo: FeatureRepo, redis_port: int, env_extra: dict[str, str]) ->
         "POTLUCK_DEPLOYMENT": repo.settings.deployment,
         "POTLUCK_ONLINE_STORE": "redis",
         "POTLUCK_REDIS__PORT": str(redis_port),
-        "POTLUCK_REDIS__DB": "3",
+        "POTLUCK_REDIS__DB": env_extra.pop("db", "3"),
         "PYTHONPATH": os.pathsep.join(sys.path),
         **env_extra,
     }
@@ -126,3 +128,76 @@ def test_kill_9_mid_stream_then_restart_counts_every_event_once(
     log.close()
     assert offline_rows(repo).num_rows == before + 3000
     assert_online_equals_batch(repo, now())
+
+
+def _aof_redis(root: Path, port: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            str(root),
+            "--pidfile",
+            str(root / "redis.pid"),
+            "--daemonize",
+            "yes",
+        ],
+        check=True,
+    )
+    from potluck.devservices import wait_for_port
+
+    wait_for_port(port, name="Redis (AOF)")
+
+
+def _kill_redis(root: Path) -> None:
+    pid = int((root / "redis.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def test_redis_restarted_with_aof_during_processing_catches_up(tmp_path: Path) -> None:
+    from potluck.devservices import free_port
+
+    port, root = free_port(), tmp_path / "aof"
+    _aof_redis(root, port)
+    try:
+        repo = clicks_repo(tmp_path / "home", (port, 0))
+        materialize(repo, end=now() - timedelta(hours=1))
+        before = offline_rows(repo).num_rows
+        _send(repo, events(3000, seed=7))
+        proc = _processor(repo, port, {"db": "0"}, idle_exit=15)
+        log = open_log(repo)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            groups = log.status("txns")
+            if groups and groups[0].applied >= 300:
+                break
+            time.sleep(0.02)
+        assert 300 <= log.status("txns")[0].applied < 3000  # mid-stream
+        _kill_redis(root)  # kill -9 the server mid-stream; the AOF has every commit
+        time.sleep(1.5)
+        _aof_redis(root, port)
+        assert proc.wait(timeout=180) == 0
+        (group,) = log.status("txns")
+        assert group.applied == 3000 and group.pending == 0 and group.lag == 0
+        log.close()
+        assert offline_rows(repo).num_rows == before + 3000
+        assert_online_equals_batch(repo, now())
+    finally:
+        _kill_redis(root)
