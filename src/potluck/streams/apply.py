@@ -171,7 +171,7 @@ def compute(
     lateness: timedelta,
 ) -> Writes:
     """The writes of one batch of validated ``rows`` (see the module doc)."""
-    from potluck.windows.online import empty_state, update_state
+    from potluck.windows.online import empty_state, update_state_rows
 
     out = Writes()
     times = micros_of(rows[plan.timestamp])
@@ -207,21 +207,24 @@ def compute(
         return out
     newest = int(times[index].max())
     out.watermark = newest if snapshot.watermark is None else max(snapshot.watermark, newest)
-    records = good.to_pylist() if plan.windowed else []
+    records = _records(good) if plan.windowed else []
+    good_times = [int(t) for t in times[index]]
     for target in plan.targets:
         view_keys = [keys[target.name][i] for i in index]
         if target.windowed:
-            groups: dict[bytes, list[dict[str, Any]]] = defaultdict(list)
-            for key, record in zip(view_keys, records, strict=True):
-                groups[key].append(record)
+            groups: dict[bytes, list[int]] = defaultdict(list)
+            for j, key in enumerate(view_keys):
+                groups[key].append(j)
             anchor = to_datetime(snapshot.anchors[target.name])
             states = snapshot.states[target.name]
             written = out.states.setdefault(target.name, {})
-            for key, events in groups.items():
-                old = states.get(key) or empty_state(
-                    target.features, plan.timestamp, anchor, target.horizon
+            empty = empty_state(target.features, plan.timestamp, anchor, target.horizon)
+            for key, rows_of_key in groups.items():
+                written[key] = update_state_rows(
+                    states.get(key) or empty,
+                    [good_times[j] for j in rows_of_key],
+                    [records[j] for j in rows_of_key],
                 )
-                written[key] = update_state(old, events)
         else:
             out.latest[target.name] = _latest(target, good, view_keys, times[index], snapshot)
     return out
@@ -248,6 +251,18 @@ def _latest(
     stamps = [to_datetime(times[i]) for _, i in picked]
     columns["event_timestamp"] = pa.array(stamps, pa.timestamp("us", tz="UTC"))
     return [k for k, _ in picked], [int(times[i]) for _, i in picked], pa.table(columns)
+
+
+def _records(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as dicts, temporal columns as integer microseconds (the states' form)."""
+    columns = {}
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_temporal(column.type):
+            column = column.cast(pa.int64())
+        columns[name] = column.to_pylist()
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def _row_json(rows: pa.Table, i: int) -> bytes:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import timedelta
 from typing import Any, Literal, get_args
 
@@ -138,8 +139,8 @@ class WindowFeature:
         if self.unit not in ("seconds", "minutes"):
             raise ValueError(f"{self.name}: unit must be seconds or minutes")
 
-    @property
-    def window_us(self) -> int:
+    @cached_property
+    def window_us(self) -> int:  # hot in the online fold: computed once
         return self.window // timedelta(microseconds=1)
 
     @property
