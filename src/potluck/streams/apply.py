@@ -213,8 +213,8 @@ def compute(
         view_keys = [keys[target.name][i] for i in index]
         if target.windowed:
             groups: dict[bytes, list[int]] = defaultdict(list)
-            for j, key in enumerate(view_keys):
-                groups[key].append(j)
+            for at, key in enumerate(view_keys):
+                groups[key].append(at)
             anchor = to_datetime(snapshot.anchors[target.name])
             states = snapshot.states[target.name]
             written = out.states.setdefault(target.name, {})
