@@ -71,12 +71,21 @@ def _entries(raw: Any) -> list[Entry]:
 class RedisLog(EventLog):
     kind = "redis"
 
-    def __init__(self, config: RepoConfig) -> None:
-        from potluck.online.stores.redis._common import redis_client
+    def __init__(self, config: RepoConfig | None, *, client: Any = None, project: str = "") -> None:
+        if config is not None:
+            from potluck.online.stores.redis._common import redis_client
 
-        self.client: Any = redis_client(config)
-        self.project = config.project
+            client, project = redis_client(config), config.project
+        self.client: Any = client
+        self.project = project
         self._hget_sha = ""
+
+    @classmethod
+    def connect(cls, host: str, port: int, db: int, project: str) -> RedisLog:
+        """A log without a repo config (Spark executors: only the address travels)."""
+        import redis
+
+        return cls(None, client=redis.Redis(host=host, port=port, db=db), project=project)
 
     def _b(self, source: str) -> str:
         return f"potluck:stream:{self.project}:{source}"
@@ -169,23 +178,41 @@ class RedisLog(EventLog):
 
         while True:
             try:
-                return self._commit(source, group, consumer, ids, reads, compute)
+                writes = self._commit(source, reads, compute, (group, consumer, ids), None)
+                assert writes is not None
+                return writes
+            except redis.WatchError:
+                continue
+
+    def commit_marked(
+        self, source: str, marker: str, reads: Reads, compute: Compute
+    ) -> Writes | None:
+        """Like :meth:`commit`, fenced by a marker instead of a consumer: applied with
+        ``marker`` set in the same transaction, skipped (None) if it is already set.
+        Spark's micro-batches use ``(query, batch id, partition)``: a re-run batch is
+        applied once."""
+        import redis
+
+        key = f"{self._b(source)}:done:{marker}"
+        while True:
+            try:
+                return self._commit(source, reads, compute, None, key)
             except redis.WatchError:
                 continue
 
     def _commit(
         self,
         source: str,
-        group: str,
-        consumer: str,
-        ids: Sequence[str],
         reads: Reads,
         compute: Compute,
-    ) -> Writes:
+        member: tuple[str, str, Sequence[str]] | None,
+        marker: str | None,
+    ) -> Writes | None:
         from google.protobuf.timestamp_pb2 import Timestamp
 
         b = self._b(source)
-        lease, lock = f"{b}:lease:{group}:{consumer}", f"{b}:lock"
+        group, consumer, ids = member or ("", "", [])
+        lease, lock = marker or f"{b}:lease:{group}:{consumer}", f"{b}:lock"
         project = self.project.encode()
         state_keys = {
             v: [self._state_prefix(v) + k for k in ks] for v, ks in reads.windowed.items()
@@ -201,7 +228,10 @@ class RedisLog(EventLog):
             holder = pipe.get(lock)
             if holder is not None and _s(holder) != consumer:
                 raise Locked(f"source '{source}' is locked by {_s(holder)}")
-            if pipe.get(lease) != b"alive":
+            if marker is not None:
+                if pipe.get(marker) is not None:
+                    return None  # applied before
+            elif pipe.get(lease) != b"alive":
                 raise Fenced(f"consumer {consumer}'s lease was revoked or expired")
             states = {
                 v: dict(zip(reads.windowed[v], pipe.mget(keys) if keys else [], strict=True))
@@ -233,7 +263,7 @@ class RedisLog(EventLog):
                     pipe.mset({prefix + k: s for k, s in new.items()})
             for v, (keys, times, table) in writes.latest.items():
                 self._queue_latest(pipe, reads.latest[v][0], keys, times, table)
-            if ids:
+            if ids and member is not None:
                 pipe.xack(b, group, *ids)
             for e in writes.event_ids:
                 pipe.set(f"{b}:eid:{e}", 1, px=DEDUP_TTL_MS)
@@ -241,7 +271,7 @@ class RedisLog(EventLog):
                 pipe.xadd(f"{b}:dead", d.to_fields(), maxlen=DEAD_MAXLEN, approximate=True)
             if writes.watermark is not None:
                 pipe.zadd(f"{b}:wm", {"wm": writes.watermark}, gt=True)
-            stats = f"{b}:stats:{group}"
+            stats = f"{b}:stats:{group or 'spark'}"
             for name, n in (
                 ("applied", writes.applied),
                 ("dead", len(writes.dead)),
@@ -254,9 +284,12 @@ class RedisLog(EventLog):
                 last = max(ids, key=lambda i: tuple(int(x) for x in i.split("-")))
                 pipe.hset(stats, mapping={"last_id": last, "committed_at": time.time()})
             if writes.applied and writes.rows is not None:
-                batch = f"{time.time_ns():020d}-{consumer}"
+                batch = f"{time.time_ns():020d}-{consumer or marker}"
                 pipe.hset(f"{b}:outbox", batch, to_ipc(writes.rows))
-            pipe.set(lease, "alive", px=LEASE_MS)
+            if marker is not None:
+                pipe.set(marker, 1, ex=7 * 86400)
+            else:
+                pipe.set(lease, "alive", px=LEASE_MS)
             pipe.execute()
             return writes
         finally:
