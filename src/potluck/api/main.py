@@ -20,7 +20,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from potluck.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from potluck.api.routes import features, jobs, lakehouse_compat, models, predictions, status
+from potluck.api.routes import (
+    features,
+    jobs,
+    lakehouse_compat,
+    models,
+    predictions,
+    status,
+    streams,
+)
 from potluck.errors import AuthenticationError, PotluckError
 from potluck.settings import Settings
 
@@ -123,7 +131,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware)
     # Ours, not Starlette's RequestBodyLimitMiddleware: that one answers 413 in plain text.
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
-    for module in (features, models, jobs, predictions, status, lakehouse_compat):
+    for module in (features, models, jobs, predictions, status, lakehouse_compat, streams):
         app.include_router(module.router)
     return app
 
