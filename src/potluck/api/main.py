@@ -36,6 +36,7 @@ from potluck.api.routes import (
     models,
     predictions,
     status,
+    streams,
 )
 from potluck.errors import AuthenticationError, PotluckError, TooManyRequestsError
 from potluck.settings import Settings
@@ -183,7 +184,8 @@ def create_app(
     app.add_middleware(MetricsMiddleware)
     # Ours, not Starlette's RequestBodyLimitMiddleware: that one answers 413 in plain text.
     app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
-    for module in (features, models, jobs, predictions, status, feast_protocol, lakehouse_compat):
+    routers = (features, models, jobs, predictions, status, feast_protocol, lakehouse_compat)
+    for module in (*routers, streams):
         app.include_router(module.router)
     return app
 

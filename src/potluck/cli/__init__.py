@@ -23,6 +23,7 @@ from potluck.cli import (  # noqa: F401 - registers commands
     push,
     quality,
     services,
+    streams,
 )
 from potluck.cli._app import app, err
 from potluck.errors import PotluckError

@@ -18,9 +18,12 @@ def push(
     file: Annotated[
         Path, typer.Option("--file", "-f", help="Rows to push: .parquet, .csv or .jsonl.")
     ],
+    to: Annotated[
+        str, typer.Option("--to", help="online | offline | online_and_offline (Feast's modes).")
+    ] = "online_and_offline",
     json_out: JsonOut = None,
 ) -> None:
-    """Push rows to the online store and append them to the view's source system."""
+    """Push rows to the online store and/or append them to the view's source system."""
     from dataclasses import asdict
 
     from potluck.features.repo import FeatureRepo
@@ -28,6 +31,6 @@ def push(
 
     rows = read_rows(file)
     with console.status(f"pushing {rows.num_rows:,} rows to {source}"):
-        summary = push_rows(FeatureRepo(load_settings()), source, rows)
+        summary = push_rows(FeatureRepo(load_settings()), source, rows, to=to)
     console.print(kv_table("pushed", asdict(summary)))
     emit(asdict(summary), json_out)

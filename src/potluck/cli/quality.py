@@ -105,13 +105,21 @@ def validate(
 def consistency(
     sample: Annotated[int, typer.Option(help="Sample entities to compare.")] = 200,
     view: Views = None,
+    entity: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this entity id, across all its views (repeatable)."),
+    ] = None,
+    entity_type: Annotated[
+        str | None,
+        typer.Option(help="The entity of --entity (default: views whose source holds the id)."),
+    ] = None,
     json_out: JsonOut = None,
 ) -> None:
     """Online values vs offline point-in-time values as of the last materialization."""
     from potluck.quality.consistency import consistency as run
 
     with console.status("comparing online and offline values"):
-        report = run(_repo(), sample=sample, views=view)
+        report = run(_repo(), sample=sample, views=view, entity_ids=entity, entity_type=entity_type)
     _finish(report, json_out, html=False)
 
 

@@ -23,6 +23,7 @@ __all__ = ["BUILT_INS", "PROJECT_MODULE", "load_deployment", "project_module_nam
 BUILT_INS: dict[str, str] = {
     "healthcare": "potluck.domains.healthcare.deployment:DEPLOYMENT",
     "lakehouse": "potluck.domains.lakehouse.deployment:DEPLOYMENT",
+    "fraud": "potluck.domains.fraud.deployment:DEPLOYMENT",
     "wellness": "potluck.domains.wellness.deployment:DEPLOYMENT",
 }
 PROJECT_MODULE = "potluck_deployment"

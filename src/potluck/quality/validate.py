@@ -155,6 +155,18 @@ def _check_fields(view: FeatureView, schema: pa.Schema) -> list[str]:
     for name in needed:
         if reverse.get(name, name) not in types:
             problems.append(f"column '{name}' missing in '{src.logical}.{src.table}'")
+    from potluck.windows.declare import window_features_of
+
+    windows = window_features_of(view)
+    if windows is not None:  # outputs are aggregations: their input columns must exist
+        for feature in windows:
+            for name in feature.columns:
+                if reverse.get(name, name) not in types:
+                    problems.append(
+                        f"window feature '{feature.name}' reads column '{name}', "
+                        f"missing in '{src.logical}.{src.table}'"
+                    )
+        return problems
     for field in view.features:
         column = reverse.get(field.name, field.name)
         dtype = str(field.dtype)

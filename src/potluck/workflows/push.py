@@ -20,7 +20,9 @@ from potluck.errors import NotFoundError, PotluckError, RequestError, SourceErro
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
 
-__all__ = ["PushSummary", "push_rows", "read_rows"]
+__all__ = ["PUSH_MODES", "PushSummary", "push_rows", "read_rows"]
+
+PUSH_MODES = ("online", "offline", "online_and_offline")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class PushSummary:
     push_source: str
     feature_views: list[str]
     rows: int
+    to: str = "online_and_offline"
 
 
 def read_rows(path: Path) -> pa.Table:
@@ -50,12 +53,17 @@ def read_rows(path: Path) -> pa.Table:
         raise RequestError(f"cannot read rows from {path}: {exc}") from None
 
 
-def push_rows(repo: FeatureRepo, push_source: str, rows: pa.Table) -> PushSummary:
-    """Push ``rows`` through ``push_source`` to the online and offline stores."""
+def push_rows(
+    repo: FeatureRepo, push_source: str, rows: pa.Table, to: str = "online_and_offline"
+) -> PushSummary:
+    """Push ``rows`` through ``push_source`` to the online store, the offline store or
+    both (Feast's three push modes)."""
     from feast.data_source import PushMode, PushSource
 
     from potluck.offline.job import arrow_to_pandas
 
+    if to not in PUSH_MODES:
+        raise RequestError(f"push to one of {', '.join(PUSH_MODES)}, not {to!r}")
     store = repo.store
     pushes = {s.name: s for s in store.list_data_sources() if isinstance(s, PushSource)}
     source = pushes.get(push_source)
@@ -82,9 +90,9 @@ def push_rows(repo: FeatureRepo, push_source: str, rows: pa.Table) -> PushSummar
         )
     frame = arrow_to_pandas(rows.select(expected))
     try:
-        store.push(push_source, frame, to=PushMode.ONLINE_AND_OFFLINE)
+        store.push(push_source, frame, to=PushMode[to.upper()])
     except PotluckError:
         raise
     except Exception as exc:  # Feast's own errors (online store, conversions)
         raise SourceError(push_source, "push", f"{type(exc).__name__}: {exc}") from None
-    return PushSummary(push_source=push_source, feature_views=views, rows=rows.num_rows)
+    return PushSummary(push_source=push_source, feature_views=views, rows=rows.num_rows, to=to)

@@ -55,3 +55,16 @@ def make_connector(options: dict[str, Any]) -> Callable[[], Connector]:
 @pytest.fixture
 def connector(make_connector: Callable[[], Connector]) -> Connector:
     return make_connector()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A standalone cluster: master + two workers (separate JVMs via spark-class).
+
+    Drive it from a subprocess (``cluster.env`` makes potluck importable there and in
+    the executors' Python workers): this process may already hold a local SparkSession."""
+    from tests.integration.spark.cluster import start_cluster, stop_cluster
+
+    cluster = start_cluster(tmp_path_factory.mktemp("spark_cluster"))
+    yield cluster
+    stop_cluster(cluster)

@@ -183,6 +183,17 @@ class SqliteWriter(OnlineWriter):
                 at += count * size
         return _SqliteBatch(rows=n, layout=layout, groups=groups, created=created is not None)
 
+    def store_on(self, conn: sqlite3.Connection, encoded: Encoded) -> int:
+        """Run ``encoded``'s upserts on ``conn`` inside the caller's transaction (the
+        stream processor commits them with its log acknowledgement)."""
+        assert isinstance(encoded, _SqliteBatch)
+        if encoded.rows == 0:
+            return 0
+        create_view_table(conn, encoded.layout)
+        for size, params in encoded.groups.items():
+            conn.executemany(self._statement(encoded.layout, size, encoded.created), params)
+        return encoded.rows
+
     def store(self, encoded: Encoded) -> int:
         assert isinstance(encoded, _SqliteBatch)
         if encoded.rows == 0:

@@ -1,0 +1,161 @@
+"""``potluck stream send | run | status | dead-letters``: the streaming path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from potluck.cli._app import JsonOut, app, console, emit, kv_table, load_settings
+
+__all__: list[str] = []
+
+stream_app = typer.Typer(help="Streaming ingestion: send events, run the processor, inspect.")
+app.add_typer(stream_app, name="stream")
+
+
+@stream_app.command("send")
+def send(
+    source: Annotated[str, typer.Argument(help="The event source, e.g. txns.")],
+    file: Annotated[Path, typer.Option("--file", "-f", help=".parquet, .csv or .jsonl rows.")],
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Column holding producer event ids.")
+    ] = None,
+    json_out: JsonOut = None,
+) -> None:
+    """Append a file's rows to the source's stream as events."""
+    from potluck.features.repo import FeatureRepo
+    from potluck.services.streams import send_table
+    from potluck.workflows.push import read_rows
+
+    rows = read_rows(file)
+    with console.status(f"sending {rows.num_rows:,} events to {source}"):
+        sent = send_table(FeatureRepo(load_settings()), source, rows, id_column)
+    result = {"source": source, "sent": sent}
+    console.print(kv_table("sent", result))
+    emit(result, json_out)
+
+
+def _progress_table(progress: Any) -> Table:
+    table = Table(title="stream processor", show_header=False)
+    table.add_row("events/s", f"{progress.events_per_s:,.0f}")
+    for source, lag in progress.lag.items():
+        table.add_row(f"lag {source}", "?" if lag is None else f"{lag:,}")
+    for name in ("applied", "dead", "late", "duplicates", "batches", "claimed", "reconnects"):
+        table.add_row(name, f"{getattr(progress, name):,}")
+    return table
+
+
+@stream_app.command("run")
+def run(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Sources (default: all online).")
+    ] = None,
+    group: Annotated[str, typer.Option(help="Consumer group.")] = "potluck",
+    batch: Annotated[int, typer.Option(help="Entries per batch.", min=1)] = 2000,
+    lateness: Annotated[
+        float, typer.Option(help="Allowed lateness in seconds behind the watermark.")
+    ] = 3600.0,
+    claim_idle: Annotated[
+        float, typer.Option(help="Seconds before a silent consumer's entries are claimed.")
+    ] = 30.0,
+    max_events: Annotated[int | None, typer.Option(help="Stop after this many.")] = None,
+    idle_exit: Annotated[
+        float | None, typer.Option(help="Stop after this many idle seconds.")
+    ] = None,
+    json_out: JsonOut = None,
+) -> None:
+    """Consume events: validate, update online values and window states, append offline."""
+    from dataclasses import asdict
+
+    from rich.live import Live
+
+    from potluck.features.repo import FeatureRepo
+    from potluck.streams.processor import Processor, StreamOptions
+
+    options = StreamOptions(
+        group=group,
+        batch=batch,
+        lateness=timedelta(seconds=lateness),
+        claim_idle_ms=int(claim_idle * 1000),
+    )
+    processor = Processor(FeatureRepo(load_settings()), source, options)
+    with Live(console=console, refresh_per_second=2) as live:
+        try:
+            progress = processor.run(
+                max_events=max_events,
+                idle_exit_s=idle_exit,
+                on_progress=lambda p: live.update(_progress_table(p)),
+            )
+        except KeyboardInterrupt:
+            processor.stop()
+            progress = processor.progress
+    processor.log.close()
+    emit(asdict(progress), json_out)
+
+
+@stream_app.command("status")
+def status(
+    source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None,
+    json_out: JsonOut = None,
+) -> None:
+    """Lag per consumer group, last committed entry, events/s, dead-lettered count."""
+    from potluck.features.repo import FeatureRepo
+    from potluck.services.streams import stream_status
+
+    rows = stream_status(FeatureRepo(load_settings()), source)
+    table = Table(title="streams")
+    for column in (
+        "source",
+        "group",
+        "length",
+        "lag",
+        "pending",
+        "last",
+        "events/s",
+        "applied",
+        "dead",
+        "late",
+        "dupes",
+    ):
+        table.add_column(column)
+    for r in rows:
+        rate = r["events_per_s"]
+        table.add_row(
+            r["source"],
+            r["group"],
+            str(r["length"]),
+            str(r["lag"]),
+            str(r["pending"]),
+            str(r["last_committed"]),
+            "-" if rate is None else f"{rate:,.0f}",
+            str(r["applied"]),
+            str(r["dead"]),
+            str(r["late"]),
+            str(r["duplicates"]),
+        )
+    console.print(table)
+    emit(rows, json_out)
+
+
+@stream_app.command("dead-letters")
+def dead_letters(
+    source: Annotated[str, typer.Argument()],
+    count: Annotated[int, typer.Option(help="Newest first, this many.", min=1)] = 20,
+    json_out: JsonOut = None,
+) -> None:
+    """Events the processor refused, with the reason (newest first)."""
+    from potluck.features.repo import FeatureRepo
+    from potluck.services.streams import dead_letters as letters
+
+    rows = letters(FeatureRepo(load_settings()), source, count)
+    table = Table(title=f"dead letters of {source}")
+    for column in ("entry", "reason", "detail", "data"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(r["entry"], r["reason"], r["detail"][:200], r["data"][:120])
+    console.print(table)
+    emit(rows, json_out)

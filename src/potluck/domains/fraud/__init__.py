@@ -1,0 +1,1 @@
+"""The fraud deployment: card fraud scoring and session personalization on event streams."""

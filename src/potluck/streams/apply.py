@@ -1,0 +1,271 @@
+"""The stream kernel: what one batch of validated events does to the online store.
+
+Pure: given the batch and a :class:`Snapshot` of what the store holds for the batch's
+keys (window states, latest event times, producer event ids seen, the window anchors
+and the source's watermark), :func:`compute` returns the :class:`Writes` that the
+store applies in one transaction together with the log acknowledgement. The
+in-process processor and the Spark ``foreachBatch`` both call it, so both write the
+same bytes for the same events.
+
+Per event, in order: a producer ``event_id`` already seen (or repeated in the batch)
+is a duplicate and skipped; an event older than ``watermark - allowed lateness`` is
+dead-lettered as ``late``; every other event folds into its key's window state of each
+windowed view (``windows.online.update_state``: the same form batch materialization
+writes, late events landing in the right windows) and, when it is the key's newest,
+becomes the latest value of each latest-value view (Feast's rule: a row never replaces
+one with an event time at or after its own).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from potluck.streams.events import DeadLetter
+
+if TYPE_CHECKING:
+    from feast import FeatureView
+
+    from potluck.online.stores.base import ViewLayout
+    from potluck.windows.spec import WindowFeature
+
+__all__ = ["Snapshot", "SourcePlan", "Target", "Writes", "compute", "plan_source"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One online view fed by the source."""
+
+    name: str
+    key_columns: tuple[str, ...]  # source columns holding the join keys
+    key_types: Mapping[str, Any]  # join key -> Feast ValueType
+    features: tuple[WindowFeature, ...] = ()  # windowed views
+    horizon: timedelta = timedelta(0)
+    layout: ViewLayout | None = None  # latest-value views
+    columns: Mapping[str, str] = field(default_factory=dict)  # feature -> source column
+
+    @property
+    def windowed(self) -> bool:
+        return bool(self.features)
+
+    @property
+    def longest(self) -> timedelta:
+        return max(f.window for f in self.features)
+
+    def encode_keys(self, rows: pa.Table) -> list[bytes]:
+        from potluck.online._wire import encode_entity_keys
+
+        arrays = {
+            k: rows[c].combine_chunks()
+            for k, c in zip(self.key_types, self.key_columns, strict=True)
+        }
+        return encode_entity_keys(arrays, dict(self.key_types)).to_pylist()  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    source: str
+    schema: pa.Schema
+    timestamp: str
+    key_columns: tuple[str, ...]
+    targets: tuple[Target, ...]
+
+    @property
+    def windowed(self) -> list[Target]:
+        return [t for t in self.targets if t.windowed]
+
+    @property
+    def latest(self) -> list[Target]:
+        return [t for t in self.targets if not t.windowed]
+
+
+@dataclass
+class Snapshot:
+    states: dict[str, dict[bytes, bytes | None]]  # view -> key -> state
+    latest: dict[str, dict[bytes, int | None]]  # view -> key -> event time (µs)
+    seen: set[str]  # producer event ids already applied
+    anchors: dict[str, int]  # windowed view -> anchor (µs)
+    watermark: int | None  # newest event time applied (µs)
+
+
+@dataclass
+class Writes:
+    states: dict[str, dict[bytes, bytes]] = field(default_factory=dict)
+    latest: dict[str, tuple[list[bytes], list[int], pa.Table]] = field(default_factory=dict)
+    event_ids: list[str] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    rows: pa.Table | None = None  # the applied events: for the offline table
+    watermark: int | None = None
+    duplicates: int = 0
+    late: int = 0
+
+    @property
+    def applied(self) -> int:
+        return 0 if self.rows is None else self.rows.num_rows
+
+
+def micros_of(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def to_datetime(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(us))
+
+
+def plan_source(
+    source: str, schema: pa.Schema, timestamp: str, views: Sequence[FeatureView], config: Any
+) -> SourcePlan:
+    """The online views of ``views`` whose batch source is ``source``."""
+    from potluck.offline.pull import potluck_source
+    from potluck.online.stores import layout_of
+    from potluck.windows.declare import horizon_of, window_features_of
+
+    targets: list[Target] = []
+    keys: tuple[str, ...] = ()
+    for view in views:
+        try:
+            batch = potluck_source(view)
+        except Exception:  # not ours
+            continue
+        if batch.source != source or not view.online:
+            continue
+        reverse = {feature: column for column, feature in batch.field_mapping.items()}
+        key_types = {c.name: c.dtype.to_value_type() for c in view.entity_columns}
+        key_columns = tuple(reverse.get(k, k) for k in key_types)
+        keys = keys or key_columns
+        specs = window_features_of(view)
+        if specs:
+            targets.append(
+                Target(view.name, key_columns, key_types, tuple(specs), horizon_of(view))
+            )
+        else:
+            layout = layout_of(config, view)
+            columns = {f: reverse.get(f, f) for f in layout.features}
+            targets.append(
+                Target(view.name, key_columns, key_types, layout=layout, columns=columns)
+            )
+    return SourcePlan(source, schema, timestamp, keys, tuple(sorted(targets, key=lambda t: t.name)))
+
+
+def batch_keys(plan: SourcePlan, rows: pa.Table) -> dict[str, list[bytes]]:
+    """View -> encoded entity key of each row (what the snapshot must read)."""
+    return {t.name: t.encode_keys(rows) for t in plan.targets}
+
+
+def compute(
+    plan: SourcePlan,
+    rows: pa.Table,
+    ids: Sequence[str],
+    event_ids: Sequence[str | None],
+    keys: Mapping[str, list[bytes]],
+    snapshot: Snapshot,
+    lateness: timedelta,
+) -> Writes:
+    """The writes of one batch of validated ``rows`` (see the module doc)."""
+    from potluck.windows.online import empty_state, update_state_rows
+
+    out = Writes()
+    times = micros_of(rows[plan.timestamp])
+    keep = np.ones(rows.num_rows, dtype=bool)
+    seen = set(snapshot.seen)
+    for i, eid in enumerate(event_ids):
+        if eid is None:
+            continue
+        if eid in seen:
+            keep[i] = False
+            out.duplicates += 1
+        else:
+            seen.add(eid)
+            out.event_ids.append(eid)
+    if snapshot.watermark is not None:
+        floor = snapshot.watermark - lateness // timedelta(microseconds=1)
+        late = keep & (times < floor)
+        if late.any():
+            detail = f"older than the watermark {to_datetime(snapshot.watermark)} - {lateness}"
+            for j in np.flatnonzero(late):
+                i = int(j)
+                out.dead.append(DeadLetter(ids[i], "late", detail, _row_json(rows, i)))
+                # a late event's id was not applied: a retry of it is late again
+                if event_ids[i] is not None:
+                    out.event_ids.remove(event_ids[i])  # type: ignore[arg-type]
+            out.late = int(late.sum())
+            keep &= ~late
+    index = np.flatnonzero(keep)
+    good = rows.take(pa.array(index, pa.int64())) if len(index) < rows.num_rows else rows
+    out.rows = good
+    if not len(index):
+        out.watermark = snapshot.watermark
+        return out
+    newest = int(times[index].max())
+    out.watermark = newest if snapshot.watermark is None else max(snapshot.watermark, newest)
+    records = _records(good) if plan.windowed else []
+    good_times = [int(t) for t in times[index]]
+    for target in plan.targets:
+        view_keys = [keys[target.name][i] for i in index]
+        if target.windowed:
+            groups: dict[bytes, list[int]] = defaultdict(list)
+            for at, key in enumerate(view_keys):
+                groups[key].append(at)
+            anchor = to_datetime(snapshot.anchors[target.name])
+            states = snapshot.states[target.name]
+            written = out.states.setdefault(target.name, {})
+            empty = empty_state(target.features, plan.timestamp, anchor, target.horizon)
+            for key, rows_of_key in groups.items():
+                written[key] = update_state_rows(
+                    states.get(key) or empty,
+                    [good_times[j] for j in rows_of_key],
+                    [records[j] for j in rows_of_key],
+                )
+        else:
+            out.latest[target.name] = _latest(target, good, view_keys, times[index], snapshot)
+    return out
+
+
+def _latest(
+    target: Target, good: pa.Table, keys: list[bytes], times: np.ndarray, snapshot: Snapshot
+) -> tuple[list[bytes], list[int], pa.Table]:
+    """Per key, its newest row of the batch if newer than the stored one."""
+    best: dict[bytes, int] = {}
+    for i, key in enumerate(keys):  # ties: the later event wins
+        j = best.get(key)
+        if j is None or times[i] >= times[j]:
+            best[key] = i
+    stored = snapshot.latest.get(target.name, {})
+    picked = [
+        (k, i) for k, i in best.items() if stored.get(k) is None or times[i] > (stored[k] or 0)
+    ]
+    order = pa.array([i for _, i in picked], pa.int64())
+    assert target.layout is not None
+    columns = {f: good[c].take(order) for f, c in target.columns.items()}
+    for name, column in zip(target.key_types, target.key_columns, strict=True):
+        columns[name] = good[column].take(order)
+    stamps = [to_datetime(times[i]) for _, i in picked]
+    columns["event_timestamp"] = pa.array(stamps, pa.timestamp("us", tz="UTC"))
+    return [k for k, _ in picked], [int(times[i]) for _, i in picked], pa.table(columns)
+
+
+def _records(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as dicts, temporal columns as integer microseconds (the states' form)."""
+    columns = {}
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_temporal(column.type):
+            column = column.cast(pa.int64())
+        columns[name] = column.to_pylist()
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _row_json(rows: pa.Table, i: int) -> bytes:
+    from potluck.streams.events import encode_event
+
+    return encode_event(rows.slice(i, 1).to_pylist()[0])

@@ -1,0 +1,142 @@
+"""The stream format and the validation of events against a source's declared schema.
+
+One event is one log entry with these fields (Redis stream entry fields, or the
+columns of the local log; any Redis client can produce them)::
+
+    data      required  a JSON object: the source's columns by name; times as ISO 8601
+                        text ("2026-03-01T12:00:00Z"; naive = UTC), numbers as numbers
+    event_id  optional  the producer's id: a second event with the same id (a retry)
+                        is applied once
+
+For example ``XADD potluck:stream:{project}:{source} * data '{"card_id":"c1",
+"ts":"2026-03-01T12:00:00Z","amount":12.5,"country":"FR","high_risk":0,"is_fraud":0}'
+event_id tx-1``. A batch of entries is validated at once (``potluck.ingest.conform``:
+the same conversions and refusals as ``potluck load``); when the batch does not fit, each
+event is checked alone, so one bad event never costs the good ones their place and the
+dead letter names the reason: ``oversized``, ``malformed`` (not a JSON object),
+``schema`` (missing/extra/unreadable columns, empty key or time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from potluck.ingest.conform import ConformError, conform
+
+__all__ = [
+    "MAX_EVENT_BYTES",
+    "DeadLetter",
+    "Entry",
+    "Validated",
+    "encode_event",
+    "validate",
+]
+
+MAX_EVENT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One log entry: its id in the log and its raw fields."""
+
+    id: str
+    data: bytes
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    reason: str
+    detail: str
+    data: bytes
+
+    def to_fields(self) -> dict[bytes, bytes]:
+        return {
+            b"entry": self.id.encode(),
+            b"reason": self.reason.encode(),
+            b"detail": self.detail[:2000].encode(),
+            b"data": self.data[:MAX_EVENT_BYTES],
+        }
+
+
+@dataclass
+class Validated:
+    """Good events (the source's schema, in entry order) and the dead letters."""
+
+    rows: pa.Table
+    ids: list[str]  # entry id of each good row
+    event_ids: list[str | None]
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+def encode_event(row: Mapping[str, Any]) -> bytes:
+    """A row as the ``data`` field: JSON, times as ISO 8601 text."""
+
+    def default(value: Any) -> Any:
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+    return json.dumps(dict(row), default=default, separators=(",", ":")).encode()
+
+
+def _conform(rows: Sequence[Mapping[str, Any]], schema: pa.Schema, required: Sequence[str]) -> Any:
+    table = pa.Table.from_pylist(list(rows))
+    return conform(table, schema, required=required)
+
+
+def validate(
+    entries: Sequence[Entry],
+    schema: pa.Schema,
+    required: Sequence[str],
+    max_bytes: int = MAX_EVENT_BYTES,
+) -> Validated:
+    """Split ``entries`` into rows of ``schema`` and dead letters (with the reason)."""
+    dead: list[DeadLetter] = []
+    parsed: list[tuple[Entry, dict[str, Any]]] = []
+    for entry in entries:
+        if len(entry.data) > max_bytes:
+            detail = f"{len(entry.data)} bytes > {max_bytes}"
+            dead.append(DeadLetter(entry.id, "oversized", detail, entry.data[:1024]))
+            continue
+        try:
+            value = json.loads(entry.data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            dead.append(DeadLetter(entry.id, "malformed", f"not JSON: {exc}", entry.data))
+            continue
+        if not isinstance(value, dict):
+            detail = f"a JSON {type(value).__name__}, not an object"
+            dead.append(DeadLetter(entry.id, "malformed", detail, entry.data))
+            continue
+        parsed.append((entry, value))
+    good: list[tuple[Entry, pa.Table]] = []
+    try:
+        table = _conform([v for _, v in parsed], schema, required) if parsed else None
+    except (ConformError, pa.ArrowException, TypeError, ValueError):
+        table = None
+        for entry, value in parsed:  # find the bad ones, one by one
+            try:
+                good.append((entry, _conform([value], schema, required)))
+            except ConformError as exc:
+                dead.append(DeadLetter(entry.id, "schema", str(exc), entry.data))
+            except (pa.ArrowException, TypeError, ValueError) as exc:
+                dead.append(
+                    DeadLetter(entry.id, "schema", f"{type(exc).__name__}: {exc}", entry.data)
+                )
+    if table is not None:
+        kept = [e for e, _ in parsed]
+    else:
+        kept = [e for e, _ in good]
+        table = pa.concat_tables([t for _, t in good]) if good else schema.empty_table()
+    return Validated(
+        rows=table,
+        ids=[e.id for e in kept],
+        event_ids=[e.event_id for e in kept],
+        dead=dead,
+    )

@@ -1,0 +1,295 @@
+"""``potluck stream run``: the in-process stream processor.
+
+Loop, per source: take a batch (its own pending entries after a (re)start, entries
+claimed from silent consumers, else new ones), validate it against the source's
+declared schema, and commit it with :meth:`EventLog.commit` -- online writes, dead
+letters, the outbox for the offline table and the acknowledgement in one
+transaction (see :mod:`potluck.streams.log` for why that is exactly once). A thread
+flushes the outbox into the offline table; window states are re-anchored every half
+horizon. Connection failures (a Redis restart) are waited out: the batch in hand is
+dropped and re-read from the consumer's pending entries once the server is back.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from potluck.errors import ConfigurationError
+from potluck.streams.apply import SourcePlan, Writes, batch_keys, compute, plan_source, to_datetime
+from potluck.streams.backends import open_log
+from potluck.streams.events import MAX_EVENT_BYTES, Entry, validate
+from potluck.streams.log import DEFAULT_GROUP, EventLog, Fenced, Locked, Reads
+from potluck.streams.offline import flush, rebuild
+
+if TYPE_CHECKING:
+    from potluck.features.repo import FeatureRepo
+
+__all__ = ["Processor", "StreamOptions", "stream_plans"]
+
+
+@dataclass
+class StreamOptions:
+    group: str = DEFAULT_GROUP
+    consumer: str | None = None
+    batch: int = 2000
+    block_ms: int = 100
+    claim_idle_ms: int = 30_000
+    lateness: timedelta = timedelta(hours=1)
+    flush_every_s: float = 2.0
+    max_bytes: int = MAX_EVENT_BYTES
+    offline: bool = True
+
+
+@dataclass
+class Progress:
+    applied: int = 0
+    dead: int = 0
+    late: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    claimed: int = 0
+    reconnects: int = 0
+    fenced: int = 0
+    flushed: int = 0
+    rebuilds: int = 0
+    lag: dict[str, int | None] = field(default_factory=dict)
+    events_per_s: float = 0.0
+
+
+def stream_plans(repo: FeatureRepo, sources: Sequence[str] | None) -> list[SourcePlan]:
+    """A plan for each requested source (default: every source an online view reads)."""
+    from potluck.deployment import active_deployment
+
+    deployment = active_deployment(repo.settings)
+    views = repo.store.registry.list_feature_views(repo.config.project, allow_cache=True)
+    names = list(sources) if sources else list(deployment.sources)
+    plans = []
+    for name in names:
+        spec = deployment.sources.get(name)
+        if spec is None:
+            known = ", ".join(deployment.sources)
+            raise ConfigurationError(f"unknown source '{name}' (known: {known})")
+        plan = plan_source(name, spec.schema, spec.timestamp_field, views, repo.config)
+        if plan.targets or sources:
+            plans.append(plan)
+    if not plans:
+        raise ConfigurationError("no source feeds an online feature view: nothing to stream")
+    return plans
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    try:
+        import redis
+    except ImportError:  # pragma: no cover
+        return (OSError, sqlite3.OperationalError)
+    return (redis.ConnectionError, redis.TimeoutError, OSError, sqlite3.OperationalError)
+
+
+class Processor:
+    def __init__(
+        self,
+        repo: FeatureRepo,
+        sources: Sequence[str] | None = None,
+        options: StreamOptions | None = None,
+    ) -> None:
+        self.repo = repo
+        self.options = options or StreamOptions()
+        self.plans = stream_plans(repo, sources)
+        self.log: EventLog = open_log(repo)
+        self.consumer = self.options.consumer or self._new_name()
+        self.progress = Progress()
+        self._own = {p.source: True for p in self.plans}
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._last_claim = 0.0
+        self._rate_window: list[tuple[float, int]] = []
+
+    @staticmethod
+    def _new_name() -> str:
+        return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        for plan in self.plans:
+            self.log.join(plan.source, self.options.group, self.consumer)
+            self._maybe_rebuild(plan, force=False)
+        if self.options.offline and self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="flush")
+            self._flusher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
+            self._flusher = None
+        if self.options.offline:
+            self.flush()
+
+    def close(self) -> None:
+        self.stop()
+        self.log.close()
+
+    def flush(self) -> int:
+        total = 0
+        for plan in self.plans:
+            total += flush(self.log, self.repo.settings, plan, f"{self.consumer}:flush")
+        self.progress.flushed += total
+        return total
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.options.flush_every_s):
+            try:
+                self.flush()
+            except _errors():
+                continue  # the server is away; the next round retries
+
+    def _maybe_rebuild(self, plan: SourcePlan, force: bool) -> None:
+        windowed = plan.windowed
+        if not windowed:
+            return
+        anchors = self.log.anchors(plan.source)
+        now = datetime.now(UTC)
+        due = force or any(
+            t.name not in anchors or now > to_datetime(anchors[t.name]) + t.horizon / 2
+            for t in windowed
+        )
+        if due:
+            rebuild(self.log, self.repo.settings, plan, self.consumer, now.replace(microsecond=0))
+            self.progress.rebuilds += 1
+
+    # ------------------------------------------------------------------ one batch
+    def _take(self, plan: SourcePlan, block_ms: int) -> list[Entry]:
+        o, source = self.options, plan.source
+        if self._own[source]:
+            entries = self.log.read(source, o.group, self.consumer, o.batch, 0, own=True)
+            if entries:
+                return entries
+            self._own[source] = False
+        if time.monotonic() - self._last_claim > min(5.0, o.claim_idle_ms / 2000):
+            self._last_claim = time.monotonic()
+            entries = self.log.claim(source, o.group, self.consumer, o.claim_idle_ms, o.batch)
+            if entries:
+                self.progress.claimed += len(entries)
+                return entries
+        return self.log.read(source, o.group, self.consumer, o.batch, block_ms, own=False)
+
+    def process(self, plan: SourcePlan, entries: Sequence[Entry]) -> Writes:
+        """Validate and commit one batch of entries."""
+        o = self.options
+        required = [*plan.key_columns, plan.timestamp]
+        checked = validate(entries, plan.schema, required, o.max_bytes)
+        rows = checked.rows
+        keys = batch_keys(plan, rows) if rows.num_rows else {t.name: [] for t in plan.targets}
+        reads = Reads(
+            windowed={t.name: list(dict.fromkeys(keys[t.name])) for t in plan.windowed},
+            latest={
+                t.name: (t.layout, list(dict.fromkeys(keys[t.name])))  # type: ignore[misc]
+                for t in plan.latest
+            },
+            event_ids=list(dict.fromkeys(e for e in checked.event_ids if e is not None)),
+        )
+
+        def work(snapshot: Any) -> Writes:
+            writes = compute(plan, rows, checked.ids, checked.event_ids, keys, snapshot, o.lateness)
+            writes.dead = [*checked.dead, *writes.dead]
+            return writes
+
+        ids = [e.id for e in entries]
+        while True:
+            try:
+                return self.log.commit(plan.source, o.group, self.consumer, ids, reads, work)
+            except Locked:
+                time.sleep(0.05)  # re-anchoring or another maintenance step: wait
+
+    def step(self, block_ms: int | None = None) -> int:
+        """One batch per source; returns the entries handled."""
+        handled = 0
+        for plan in self.plans:
+            try:
+                self._maybe_rebuild(plan, force=False)
+                entries = self._take(plan, self.options.block_ms if block_ms is None else block_ms)
+                if not entries:
+                    continue
+                writes = self.process(plan, entries)
+            except Fenced:
+                self.progress.fenced += 1
+                self.consumer = self._new_name()  # rejoin; the entries go to a claimer
+                self.log.join(plan.source, self.options.group, self.consumer)
+                continue
+            except _errors():
+                self.progress.reconnects += 1
+                self._own[plan.source] = True  # after the outage: re-read what we held
+                time.sleep(0.2)
+                continue
+            handled += len(entries)
+            p = self.progress
+            p.applied += writes.applied
+            p.dead += len(writes.dead)
+            p.late += writes.late
+            p.duplicates += writes.duplicates
+            p.batches += 1
+        self._rate(handled)
+        return handled
+
+    def _rate(self, handled: int) -> None:
+        now = time.monotonic()
+        window = self._rate_window
+        window.append((now, handled))
+        while window and now - window[0][0] > 5.0:
+            window.pop(0)
+        span = now - window[0][0] if len(window) > 1 else 0.0
+        self.progress.events_per_s = sum(n for _, n in window[1:]) / span if span else 0.0
+
+    def run(
+        self,
+        *,
+        max_events: int | None = None,
+        idle_exit_s: float | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        every_s: float = 1.0,
+    ) -> Progress:
+        """Process until stopped, ``max_events`` handled, or idle for ``idle_exit_s``."""
+        self.start()
+        handled, idle_since, shown = 0, time.monotonic(), 0.0
+        try:
+            while not self._stop.is_set():
+                n = self.step()
+                handled += n
+                now = time.monotonic()
+                if n:
+                    idle_since = now
+                if now - shown >= every_s:
+                    shown = now
+                    self._report(on_progress)
+                if max_events is not None and handled >= max_events:
+                    break
+                if idle_exit_s is not None and now - idle_since >= idle_exit_s:
+                    break
+        finally:
+            self.stop()
+            self._report(on_progress)
+        return self.progress
+
+    def _report(self, on_progress: Callable[[Progress], None] | None) -> None:
+        try:
+            for plan in self.plans:
+                groups = {g.group: g for g in self.log.status(plan.source)}
+                group = groups.get(self.options.group)
+                self.progress.lag[plan.source] = None if group is None else group.lag
+                self.log.report_rate(
+                    plan.source, self.options.group, self.consumer, self.progress.events_per_s
+                )
+        except _errors():
+            pass
+        if on_progress is not None:
+            on_progress(self.progress)

@@ -1,0 +1,203 @@
+"""The stream processor on real Redis: Redis Streams, consumer groups, faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from potluck.devservices import Server
+from potluck.features.repo import FeatureRepo
+from potluck.online.materialize import materialize
+from potluck.streams import encode_event, open_log
+from potluck.streams.processor import Processor, StreamOptions
+from tests.unit.streams.helpers import (
+    assert_online_equals_batch,
+    clicks_repo,
+    events,
+    now,
+    offline_rows,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def repo(tmp_path: Path, redis_server: Server) -> FeatureRepo:
+    repo = clicks_repo(tmp_path / "home", (redis_server.port, 3))
+    materialize(repo, end=now() - timedelta(hours=1))
+    return repo
+
+
+def _send(repo: FeatureRepo, rows: list[dict]) -> None:
+    log = open_log(repo)
+    log.append("txns", [(encode_event(r), None) for r in rows])
+    log.close()
+
+
+def test_redis_stream_to_online_equals_batch(repo: FeatureRepo) -> None:
+    before = offline_rows(repo).num_rows
+    _send(repo, events(300, seed=4))
+    progress = Processor(repo, ["txns"], StreamOptions(batch=100, block_ms=10)).run(idle_exit_s=0.3)
+    assert progress.applied == 300
+    assert offline_rows(repo).num_rows == before + 300
+    assert_online_equals_batch(repo, now())
+    log = open_log(repo)
+    (group,) = log.status("txns")
+    assert group.lag == 0 and group.pending == 0 and group.applied == 300
+    log.close()
+
+
+def test_two_consumers_share_work_and_one_claims_the_dead_ones_pending(
+    repo: FeatureRepo,
+) -> None:
+    before = offline_rows(repo).num_rows
+    _send(repo, events(200, seed=5))
+    options = StreamOptions(batch=50, block_ms=10, claim_idle_ms=1000)
+    a = Processor(repo, ["txns"], StreamOptions(**{**options.__dict__, "consumer": "a"}))
+    b = Processor(repo, ["txns"], StreamOptions(**{**options.__dict__, "consumer": "b"}))
+    a.start()
+    b.start()
+    # a takes a batch and dies before committing it (its entries stay pending)
+    held = a.log.read("txns", "potluck", "a", 50, 0, own=False)
+    assert len(held) == 50
+    b.run(idle_exit_s=2.5)  # b processes the rest, then claims a's after 1 s idle
+    assert b.progress.claimed == 50
+    # a wakes up and tries to commit what it held: fenced, nothing applied twice
+    from potluck.streams.log import Fenced
+
+    with pytest.raises(Fenced):
+        a.process(a.plans[0], held)
+    a.stop()
+    assert b.progress.applied == 200
+    assert offline_rows(repo).num_rows == before + 200
+    assert_online_equals_batch(repo, now())
+
+
+def _processor(
+    repo: FeatureRepo, redis_port: int, env_extra: dict[str, str], idle_exit: float = 3
+) -> subprocess.Popen:
+    code = (
+        "from potluck.features.repo import FeatureRepo\n"
+        "from potluck.settings import Settings\n"
+        "from potluck.streams.processor import Processor, StreamOptions\n"
+        "repo = FeatureRepo(Settings())\n"
+        "Processor(repo, ['txns'], StreamOptions(batch=20, block_ms=20, claim_idle_ms=1000,"
+        f" flush_every_s=0.2)).run(idle_exit_s={idle_exit})\n"
+    )
+    env = {
+        **os.environ,
+        "POTLUCK_HOME": str(repo.settings.home),
+        "POTLUCK_DEPLOYMENT": repo.settings.deployment,
+        "POTLUCK_ONLINE_STORE": "redis",
+        "POTLUCK_REDIS__PORT": str(redis_port),
+        "POTLUCK_REDIS__DB": env_extra.pop("db", "3"),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        **env_extra,
+    }
+    return subprocess.Popen([sys.executable, "-c", code], env=env)
+
+
+def test_kill_9_mid_stream_then_restart_counts_every_event_once(
+    repo: FeatureRepo, redis_server: Server
+) -> None:
+    before = offline_rows(repo).num_rows
+    _send(repo, events(3000, seed=6))
+    proc = _processor(repo, redis_server.port, {})
+    log = open_log(repo)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # mid-stream: some committed, more to go
+        groups = log.status("txns")
+        if groups and groups[0].applied >= 300:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (group,) = log.status("txns")
+    assert 0 < group.applied < 3000, group
+    again = _processor(repo, redis_server.port, {})
+    assert again.wait(timeout=120) == 0
+    (group,) = log.status("txns")
+    assert group.applied == 3000 and group.pending == 0 and group.lag == 0
+    log.close()
+    assert offline_rows(repo).num_rows == before + 3000
+    assert_online_equals_batch(repo, now())
+
+
+def _aof_redis(root: Path, port: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            str(root),
+            "--pidfile",
+            str(root / "redis.pid"),
+            "--daemonize",
+            "yes",
+        ],
+        check=True,
+    )
+    from potluck.devservices import wait_for_port
+
+    wait_for_port(port, name="Redis (AOF)")
+
+
+def _kill_redis(root: Path) -> None:
+    pid = int((root / "redis.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def test_redis_restarted_with_aof_during_processing_catches_up(tmp_path: Path) -> None:
+    from potluck.devservices import free_port
+
+    port, root = free_port(), tmp_path / "aof"
+    _aof_redis(root, port)
+    try:
+        repo = clicks_repo(tmp_path / "home", (port, 0))
+        materialize(repo, end=now() - timedelta(hours=1))
+        before = offline_rows(repo).num_rows
+        _send(repo, events(3000, seed=7))
+        proc = _processor(repo, port, {"db": "0"}, idle_exit=15)
+        log = open_log(repo)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            groups = log.status("txns")
+            if groups and groups[0].applied >= 300:
+                break
+            time.sleep(0.02)
+        assert 300 <= log.status("txns")[0].applied < 3000  # mid-stream
+        _kill_redis(root)  # kill -9 the server mid-stream; the AOF has every commit
+        time.sleep(1.5)
+        _aof_redis(root, port)
+        assert proc.wait(timeout=180) == 0
+        (group,) = log.status("txns")
+        assert group.applied == 3000 and group.pending == 0 and group.lag == 0
+        log.close()
+        assert offline_rows(repo).num_rows == before + 3000
+        assert_online_equals_batch(repo, now())
+    finally:
+        _kill_redis(root)

@@ -1,0 +1,92 @@
+"""Producers and inspection: POST /streams/{source}/events, POST /push/{source}, and
+`potluck stream send | run | status | dead-letters`."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from tests.unit.streams.helpers import (
+    DEPLOYMENT,
+    assert_online_equals_batch,
+    clicks_repo,
+    events,
+    now,
+)
+from typer.testing import CliRunner
+
+from potluck.api.main import create_app
+from potluck.cli import app
+from potluck.features.repo import FeatureRepo
+from potluck.online.materialize import materialize
+
+WRITE = {"Authorization": "Bearer w"}
+READ = {"Authorization": "Bearer r"}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> FeatureRepo:
+    repo = clicks_repo(tmp_path / "home")
+    materialize(repo, end=now() - timedelta(hours=1))
+    return repo
+
+
+def test_post_events_then_run_serves_them(
+    repo: FeatureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = repo.settings.model_copy(update={"api_keys": {"w": "read,write", "r": "read"}})
+    sent = events(50, seed=9)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        body = {"events": sent, "event_ids": [f"e{i}" for i in range(50)]}
+        assert client.post("/streams/txns/events", json=body, headers=READ).status_code == 403
+        answer = client.post("/streams/txns/events", json=body, headers=WRITE)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["accepted"] == 50
+        assert client.post("/streams/nope/events", json=body, headers=WRITE).status_code == 404
+        bad = client.post("/push/nope", json={"rows": [{"a": 1}], "to": "online"}, headers=WRITE)
+        assert bad.status_code == 404
+        wrong = client.post(
+            "/push/nope", json={"rows": [{"a": 1}], "to": "sideways"}, headers=WRITE
+        )
+        assert wrong.status_code == 422
+    monkeypatch.setenv("POTLUCK_HOME", str(repo.settings.home))
+    monkeypatch.setenv("POTLUCK_DEPLOYMENT", DEPLOYMENT)
+    runner = CliRunner()
+    result = runner.invoke(app, ["stream", "run", "--idle-exit", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert_online_equals_batch(repo, now())
+
+
+def test_cli_send_status_and_dead_letters(
+    repo: FeatureRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POTLUCK_HOME", str(repo.settings.home))
+    monkeypatch.setenv("POTLUCK_DEPLOYMENT", DEPLOYMENT)
+    rows = events(30, seed=10)
+    rows[3]["amount"] = "not a number"
+    file = tmp_path / "events.parquet"
+    table = pa.Table.from_pylist([{**r, "amount": str(r["amount"])} for r in rows])
+    pq.write_table(table, file)
+    runner = CliRunner()
+    out = tmp_path / "out.json"
+    result = runner.invoke(
+        app, ["stream", "send", "txns", "--file", str(file), "--json-out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["sent"] == 30
+    result = runner.invoke(app, ["stream", "run", "--idle-exit", "0.3", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["applied"] == 29
+    result = runner.invoke(app, ["stream", "status", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    (group,) = json.loads(out.read_text())
+    assert group["dead"] == 1 and group["lag"] == 0 and group["applied"] == 29
+    result = runner.invoke(app, ["stream", "dead-letters", "txns", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    (letter,) = json.loads(out.read_text())
+    assert letter["reason"] == "schema" and "amount" in letter["detail"]

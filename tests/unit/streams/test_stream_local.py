@@ -1,0 +1,89 @@
+"""The in-process processor on the embedded profile's durable local log (SQLite)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from tests.unit.streams.helpers import (
+    assert_online_equals_batch,
+    clicks_repo,
+    events,
+    now,
+    offline_rows,
+)
+
+from potluck.features.repo import FeatureRepo
+from potluck.online.materialize import materialize
+from potluck.streams import encode_event, open_log
+from potluck.streams.processor import Processor, StreamOptions
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> FeatureRepo:
+    repo = clicks_repo(tmp_path / "home")
+    materialize(repo, end=now() - timedelta(hours=1))
+    return repo
+
+
+def _send(repo: FeatureRepo, rows: list[dict], ids: list[str | None] | None = None) -> list[str]:
+    log = open_log(repo)
+    try:
+        ids = ids or [None] * len(rows)
+        return log.append("txns", [(encode_event(r), i) for r, i in zip(rows, ids, strict=True)])
+    finally:
+        log.close()
+
+
+def test_events_become_online_values_equal_to_a_batch_recomputation(repo: FeatureRepo) -> None:
+    before = offline_rows(repo).num_rows
+    sent = events(400, seed=1)
+    _send(repo, sent)
+    proc = Processor(repo, ["txns"], StreamOptions(batch=150, block_ms=10))
+    progress = proc.run(idle_exit_s=0.3)
+    proc.log.close()
+    assert progress.applied == 400 and progress.dead == 0
+    assert offline_rows(repo).num_rows == before + 400  # each event once
+    assert_online_equals_batch(repo, now())
+    # a second run finds nothing to do: nothing is applied twice
+    again = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
+    assert again.applied == 0
+    assert offline_rows(repo).num_rows == before + 400
+
+
+def test_bad_late_and_duplicate_events(repo: FeatureRepo) -> None:
+    good = events(20, seed=2)
+    _send(repo, good[:10])
+    Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
+    before = offline_rows(repo).num_rows
+    late = dict(good[10], ts=(now() - timedelta(hours=5)).isoformat())
+    lateish = dict(good[11], ts=(now() - timedelta(minutes=50)).isoformat())
+    log = open_log(repo)
+    log.append(
+        "txns",
+        [
+            (b"{not json", None),
+            (b"[1, 2]", None),
+            (encode_event({**good[12], "amount": "lots"}), None),
+            (encode_event({k: v for k, v in good[13].items() if k != "card_id"}), None),
+            (encode_event({**good[14], "extra": 1}), None),
+            (b'{"card_id": "' + b"x" * 70_000 + b'"}', None),
+            (encode_event(late), None),
+            (encode_event(lateish), None),
+            (encode_event(good[15]), "tx-15"),
+            (encode_event(good[15]), "tx-15"),  # a producer retry
+            (encode_event(good[16]), None),
+        ],
+    )
+    log.append("txns", [(encode_event(good[15]), "tx-15")])  # and again, in a later batch
+    progress = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
+    assert progress.applied == 3  # lateish, tx-15 once, good[16]
+    assert progress.duplicates == 2 and progress.late == 1
+    reasons = sorted(d["reason"] for d in log.dead_letters("txns", 100))
+    assert reasons == ["late", "malformed", "malformed", "oversized", "schema", "schema", "schema"]
+    (group,) = log.status("txns")
+    assert group.dead == 7 and group.lag == 0 and group.pending == 0
+    assert offline_rows(repo).num_rows == before + 3
+    log.close()
+    assert_online_equals_batch(repo, now())
