@@ -199,6 +199,13 @@ def test_api_trains_and_predicts_the_same_deployment(
     job = wait(api, response.json()["job_id"])
     assert job["state"] == "succeeded", job["error"]
     assert job["result"]["metrics"]["mae"] < 2.5 * stores_run.out["train"]["oracle"]["oracle_mae"]
+    version = job["result"]["version"]
+    unpromoted = api.post(
+        "/predictions/online", headers=WRITE, json={"model": "stores_api", "entity_ids": [1]}
+    )
+    assert unpromoted.status_code == 404  # a new version serves only once promoted
+    promoted = api.post(f"/models/stores_api/versions/{version}/promote", headers=WRITE, json={})
+    assert promoted.status_code == 200, promoted.text
 
     response = api.post(
         "/predictions/online",

@@ -122,6 +122,11 @@ def run_demo(
         training = modeling.build_training_set(settings, repo)
     with step("train"):
         trained = modeling.train_model(settings, framework)  # type: ignore[arg-type]
+        # The demo ships what it trained: the serving alias points at the new version
+        # (the API serves only a promoted version; see docs/SECURITY.md).
+        from potluck.ml.registry import promote
+
+        promote(settings, trained.name, trained.version, settings.serving_alias)
     batch: dict[str, Any] | None = None
     if deployment.prediction_sink is not None:
         with step("batch_score"):

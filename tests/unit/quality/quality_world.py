@@ -213,8 +213,13 @@ def _leaky(settings: Settings) -> None:
         name="leaky",
         features=[hc.clinical_statistics[["bmi"]], outcome_view, labs_view],
     )
+    FeatureRepo(settings).apply([*hc.OBJECTS, outcome_view, labs_view, leaky])
+    # A fresh repo reads the registry as it now is (no cached copy from before the apply).
     repo = FeatureRepo(settings)
-    repo.apply([*hc.OBJECTS, outcome_view, labs_view, leaky])
+    assert "leaky" in {
+        s.name
+        for s in repo.store.registry.list_feature_services(repo.store.project, allow_cache=False)
+    }
     modeling.build_training_set(settings, repo, "leaky")
 
 
