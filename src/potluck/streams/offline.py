@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["flush", "rebuild"]
 
 _INTENT = "offline_intent"
+_ROWS = "offline_rows"  # the table's row count after our last append (a cache)
 
 
 def _connector(settings: Settings, source: str) -> Connector:
@@ -68,6 +69,7 @@ def _flush_locked(log: EventLog, settings: Settings, plan: SourcePlan) -> int:
         now = _count(connector, source, plan.timestamp)
         if now == intent["before"] + intent["rows"]:
             log.outbox_done(source, intent["batches"])
+            log.set_meta(source, _ROWS, str(now))
         elif now != intent["before"]:
             raise SourceError(
                 source,
@@ -75,12 +77,17 @@ def _flush_locked(log: EventLog, settings: Settings, plan: SourcePlan) -> int:
                 f"offline table has {now} rows, expected {intent['before']} or "
                 f"{intent['before'] + intent['rows']}: written by someone else during a flush",
             )
+        else:
+            log.set_meta(source, _ROWS, str(now))
         log.set_meta(source, _INTENT, None)
     batches = log.outbox(source)
     if not batches:
         return 0
     table = pa.concat_tables([t for _, t in batches], promote_options="permissive")
-    before = _count(connector, source, plan.timestamp)
+    cached = log.meta(source, _ROWS)
+    # counted once, then tracked: a foreign append in between shows up at recovery as a
+    # count that is neither before nor before + rows, and the flush stops there
+    before = int(cached) if cached is not None else _count(connector, source, plan.timestamp)
     names = [b for b, _ in batches]
     log.set_meta(
         source, _INTENT, json.dumps({"batches": names, "before": before, "rows": table.num_rows})
@@ -93,6 +100,7 @@ def _flush_locked(log: EventLog, settings: Settings, plan: SourcePlan) -> int:
         source, conform_pushed(table, schema, source, connector.kind), mode="append"
     )
     log.outbox_done(source, names)
+    log.set_meta(source, _ROWS, str(before + table.num_rows))
     log.set_meta(source, _INTENT, None)
     return written
 

@@ -122,6 +122,7 @@ class Processor:
     def start(self) -> None:
         for plan in self.plans:
             self.log.join(plan.source, self.options.group, self.consumer)
+            self.log.set_meta(plan.source, "offline_rows", None)  # recount once
             self._maybe_rebuild(plan, force=False)
         if self.options.offline and self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="flush")

@@ -281,7 +281,7 @@ class RedisLog(EventLog):
                 if n:
                     pipe.hincrby(stats, name, n)
             if ids:
-                last = max(ids, key=lambda i: tuple(int(x) for x in i.split("-")))
+                last = ids[-1]  # entries come in stream order
                 pipe.hset(stats, mapping={"last_id": last, "committed_at": time.time()})
             if writes.applied and writes.rows is not None:
                 batch = f"{time.time_ns():020d}-{consumer or marker}"
