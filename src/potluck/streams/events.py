@@ -19,6 +19,7 @@ dead letter names the reason: ``oversized``, ``malformed`` (not a JSON object),
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,10 +98,8 @@ def _conform(rows: Sequence[Mapping[str, Any]], schema: pa.Schema, required: Seq
             and pa.types.is_timestamp(want)
             and pa.types.is_string(table.schema.field(i).type)
         ):
-            try:
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 table = table.set_column(i, name, table[name].cast(pa.timestamp("us", tz="UTC")))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass
     return conform(table, schema, required=required)
 
 
