@@ -44,6 +44,7 @@ __all__ = [
     "Locked",
     "Reads",
     "from_ipc",
+    "recent_rates",
     "to_ipc",
 ]
 
@@ -84,6 +85,19 @@ class GroupStatus:
     late: int = 0
     duplicates: int = 0
     events_per_s: float | None = None
+
+
+def recent_rates(stats: Mapping[str, str], within_s: float = 15.0) -> list[float]:
+    """The events/s consumers reported (``rate:{consumer}`` = ``rate@unix time``) lately."""
+    import time
+
+    out = []
+    for key, value in stats.items():
+        if key.startswith("rate:") and "@" in value:
+            rate, at = value.split("@", 1)
+            if time.time() - float(at) <= within_s:
+                out.append(float(rate))
+    return out
 
 
 def to_ipc(table: pa.Table) -> bytes:
