@@ -19,6 +19,7 @@ from potluck.streams import encode_event, open_log
 from potluck.streams.processor import Processor, StreamOptions
 from tests.unit.streams.helpers import (
     assert_online_equals_batch,
+    check_bad_events,
     clicks_repo,
     events,
     now,
@@ -52,6 +53,10 @@ def test_redis_stream_to_online_equals_batch(repo: FeatureRepo) -> None:
     (group,) = log.status("txns")
     assert group.lag == 0 and group.pending == 0 and group.applied == 300
     log.close()
+
+
+def test_bad_late_out_of_order_and_duplicate_events_on_redis(repo: FeatureRepo) -> None:
+    check_bad_events(repo)
 
 
 def test_two_consumers_share_work_and_one_claims_the_dead_ones_pending(
