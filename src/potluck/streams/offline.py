@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["flush", "rebuild"]
 
+# Lock lifetimes: a holder killed mid-flush or mid-rebuild blocks the others this long.
+FLUSH_LOCK_S = 20.0
+REBUILD_LOCK_S = 60.0
 _INTENT = "offline_intent"
 _ROWS = "offline_rows"  # the table's row count after our last append (a cache)
 
@@ -107,7 +110,7 @@ def _flush_locked(log: EventLog, settings: Settings, plan: SourcePlan) -> int:
 
 def flush(log: EventLog, settings: Settings, plan: SourcePlan, owner: str) -> int:
     """Append every committed batch of the outbox to the offline table; returns rows."""
-    with log.locked(plan.source, owner, name="flush"):
+    with log.locked(plan.source, owner, FLUSH_LOCK_S, name="flush"):
         return _flush_locked(log, settings, plan)
 
 
@@ -120,7 +123,10 @@ def rebuild(log: EventLog, settings: Settings, plan: SourcePlan, owner: str, at:
         return 0
     anchor_us = (at - to_datetime(0)) // timedelta(microseconds=1)
     anchor = to_datetime(anchor_us)
-    with log.locked(plan.source, owner, name="flush"), log.locked(plan.source, owner):
+    with (
+        log.locked(plan.source, owner, REBUILD_LOCK_S, name="flush"),
+        log.locked(plan.source, owner, REBUILD_LOCK_S),
+    ):
         _flush_locked(log, settings, plan)
         longest = max(t.longest for t in windowed)
         connector = _connector(settings, plan.source)
