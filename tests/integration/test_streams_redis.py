@@ -52,6 +52,8 @@ def test_redis_stream_to_online_equals_batch(repo: FeatureRepo) -> None:
     log = open_log(repo)
     (group,) = log.status("txns")
     assert group.lag == 0 and group.pending == 0 and group.applied == 300
+    log.append("txns", [(encode_event(e), None) for e in events(5, seed=3)])
+    assert log.trim("txns", keep_s=0) == 300 and log.length("txns") == 5  # unread ones stay
     log.close()
 
 

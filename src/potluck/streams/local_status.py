@@ -118,6 +118,22 @@ class LocalInspection:
             ).fetchone()
         return int(n)
 
+    def trim(self, source: str, keep_s: float) -> int:
+        with self._tx() as c:
+            (floor,) = c.execute(
+                "SELECT min(n) FROM (SELECT min(delivered) + 1 AS n FROM potluck_stream_groups "
+                "WHERE source = ? UNION ALL SELECT min(id) FROM potluck_stream_pending "
+                "WHERE source = ?)",
+                (source, source),
+            ).fetchone()
+            if floor is None:
+                return 0
+            cur = c.execute(
+                "DELETE FROM potluck_stream_log WHERE source = ? AND id < ? AND at < ?",
+                (source, floor, time.time() - keep_s),
+            )
+            return int(cur.rowcount)
+
     def status(self, source: str) -> list[GroupStatus]:
         with self._lock:
             c = self.conn

@@ -192,6 +192,12 @@ class EventLog(ABC):
     def length(self, source: str) -> int: ...
 
     @abstractmethod
+    def trim(self, source: str, keep_s: float) -> int:
+        """Delete entries older than ``keep_s`` seconds that every consumer group has
+        acknowledged; returns how many. (A Spark query reads without a group: keep
+        entries long enough for it.)"""
+
+    @abstractmethod
     def dead_letters(self, source: str, count: int) -> list[dict[str, Any]]: ...
 
     def report_rate(self, source: str, group: str, consumer: str, rate: float) -> None:  # noqa: B027

@@ -14,6 +14,10 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _ms(entry_id: str) -> int:
+    return int(entry_id.split("-")[0])
+
+
 class RedisInspection:
     client: Any
 
@@ -22,6 +26,25 @@ class RedisInspection:
 
     def length(self, source: str) -> int:
         return int(self.client.xlen(self._b(source)))
+
+    def trim(self, source: str, keep_s: float) -> int:
+        import redis
+
+        b = self._b(source)
+        try:
+            groups = self.client.xinfo_groups(b)
+        except redis.ResponseError:
+            return 0
+        floor = int((time.time() - keep_s) * 1000)  # entry ids start with their ms
+        for g in groups:
+            needed = [_ms(_s(g["last-delivered-id"])) + 1]
+            if int(g["pending"]):
+                oldest = self.client.xpending(b, _s(g["name"]))["min"]
+                needed.append(_ms(_s(oldest)))
+            floor = min(floor, *needed)
+        if not groups or floor <= 0:
+            return 0
+        return int(self.client.xtrim(b, minid=f"{floor}-0"))
 
     def status(self, source: str) -> list[GroupStatus]:
         import redis

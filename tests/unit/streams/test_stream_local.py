@@ -51,6 +51,11 @@ def test_events_become_online_values_equal_to_a_batch_recomputation(repo: Featur
     again = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
     assert again.applied == 0
     assert offline_rows(repo).num_rows == before + 400
+    # retention: acknowledged entries go, unread ones stay
+    _send(repo, events(5, seed=3))
+    log = open_log(repo)
+    assert log.trim("txns", keep_s=0) == 400 and log.length("txns") == 5
+    log.close()
 
 
 def test_bad_late_and_duplicate_events(repo: FeatureRepo) -> None:
