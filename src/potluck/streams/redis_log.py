@@ -133,7 +133,7 @@ class RedisLog(RedisInspection, EventLog):
             min="-",
             max="+",
             count=count,
-            idle=max(0, min_idle_ms - CLAIM_MARGIN_MS),
+            idle=max(0, min_idle_ms - min(CLAIM_MARGIN_MS, min_idle_ms // 4)),
         )
         owners = {_s(row["consumer"]) for row in listed or []} - {consumer}
         for owner in owners:
