@@ -19,6 +19,7 @@ from potluck.streams import encode_event, open_log
 from potluck.streams.processor import Processor, StreamOptions
 from tests.unit.streams.helpers import (
     assert_online_equals_batch,
+    check_bad_events,
     clicks_repo,
     events,
     now,
@@ -51,7 +52,13 @@ def test_redis_stream_to_online_equals_batch(repo: FeatureRepo) -> None:
     log = open_log(repo)
     (group,) = log.status("txns")
     assert group.lag == 0 and group.pending == 0 and group.applied == 300
+    log.append("txns", [(encode_event(e), None) for e in events(5, seed=3)])
+    assert log.trim("txns", keep_s=0) == 300 and log.length("txns") == 5  # unread ones stay
     log.close()
+
+
+def test_bad_late_out_of_order_and_duplicate_events_on_redis(repo: FeatureRepo) -> None:
+    check_bad_events(repo)
 
 
 def test_two_consumers_share_work_and_one_claims_the_dead_ones_pending(
@@ -122,7 +129,7 @@ def test_kill_9_mid_stream_then_restart_counts_every_event_once(
     (group,) = log.status("txns")
     assert 0 < group.applied < 3000, group
     again = _processor(repo, redis_server.port, {})
-    assert again.wait(timeout=120) == 0
+    assert again.wait(timeout=240) == 0  # a flush lock the killed one held expires in 20 s
     (group,) = log.status("txns")
     assert group.applied == 3000 and group.pending == 0 and group.lag == 0
     log.close()

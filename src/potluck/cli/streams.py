@@ -62,6 +62,9 @@ def run(
     claim_idle: Annotated[
         float, typer.Option(help="Seconds before a silent consumer's entries are claimed.")
     ] = 30.0,
+    retention: Annotated[
+        float, typer.Option(help="Seconds acknowledged entries stay in the log.")
+    ] = 86400.0,
     max_events: Annotated[int | None, typer.Option(help="Stop after this many.")] = None,
     idle_exit: Annotated[
         float | None, typer.Option(help="Stop after this many idle seconds.")
@@ -81,6 +84,7 @@ def run(
         batch=batch,
         lateness=timedelta(seconds=lateness),
         claim_idle_ms=int(claim_idle * 1000),
+        retention=timedelta(seconds=retention),
     )
     processor = Processor(FeatureRepo(load_settings()), source, options)
     with Live(console=console, refresh_per_second=2) as live:

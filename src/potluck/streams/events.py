@@ -19,6 +19,7 @@ dead letter names the reason: ``oversized``, ``malformed`` (not a JSON object),
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,17 @@ def encode_event(row: Mapping[str, Any]) -> bytes:
 
 def _conform(rows: Sequence[Mapping[str, Any]], schema: pa.Schema, required: Sequence[str]) -> Any:
     table = pa.Table.from_pylist(list(rows))
+    for i, name in enumerate(table.column_names):
+        # ISO 8601 text with a zone: Arrow parses it natively (conform's general path
+        # goes through pandas); anything else is left to conform
+        want = schema.field(name).type if name in schema.names else None
+        if (
+            want is not None
+            and pa.types.is_timestamp(want)
+            and pa.types.is_string(table.schema.field(i).type)
+        ):
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                table = table.set_column(i, name, table[name].cast(pa.timestamp("us", tz="UTC")))
     return conform(table, schema, required=required)
 
 

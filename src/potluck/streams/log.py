@@ -44,6 +44,7 @@ __all__ = [
     "Locked",
     "Reads",
     "from_ipc",
+    "recent_rates",
     "to_ipc",
 ]
 
@@ -84,6 +85,19 @@ class GroupStatus:
     late: int = 0
     duplicates: int = 0
     events_per_s: float | None = None
+
+
+def recent_rates(stats: Mapping[str, str], within_s: float = 15.0) -> list[float]:
+    """The events/s consumers reported (``rate:{consumer}`` = ``rate@unix time``) lately."""
+    import time
+
+    out = []
+    for key, value in stats.items():
+        if key.startswith("rate:") and "@" in value:
+            rate, at = value.split("@", 1)
+            if time.time() - float(at) <= within_s:
+                out.append(float(rate))
+    return out
 
 
 def to_ipc(table: pa.Table) -> bytes:
@@ -176,6 +190,12 @@ class EventLog(ABC):
 
     @abstractmethod
     def length(self, source: str) -> int: ...
+
+    @abstractmethod
+    def trim(self, source: str, keep_s: float) -> int:
+        """Delete entries older than ``keep_s`` seconds that every consumer group has
+        acknowledged; returns how many. (A Spark query reads without a group: keep
+        entries long enough for it.)"""
 
     @abstractmethod
     def dead_letters(self, source: str, count: int) -> list[dict[str, Any]]: ...

@@ -38,7 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = ["flush", "rebuild"]
 
+# Lock lifetimes: a holder killed mid-flush or mid-rebuild blocks the others this long.
+FLUSH_LOCK_S = 20.0
+REBUILD_LOCK_S = 60.0
 _INTENT = "offline_intent"
+_ROWS = "offline_rows"  # the table's row count after our last append (a cache)
 
 
 def _connector(settings: Settings, source: str) -> Connector:
@@ -68,6 +72,7 @@ def _flush_locked(log: EventLog, settings: Settings, plan: SourcePlan) -> int:
         now = _count(connector, source, plan.timestamp)
         if now == intent["before"] + intent["rows"]:
             log.outbox_done(source, intent["batches"])
+            log.set_meta(source, _ROWS, str(now))
         elif now != intent["before"]:
             raise SourceError(
                 source,
@@ -75,12 +80,17 @@ def _flush_locked(log: EventLog, settings: Settings, plan: SourcePlan) -> int:
                 f"offline table has {now} rows, expected {intent['before']} or "
                 f"{intent['before'] + intent['rows']}: written by someone else during a flush",
             )
+        else:
+            log.set_meta(source, _ROWS, str(now))
         log.set_meta(source, _INTENT, None)
     batches = log.outbox(source)
     if not batches:
         return 0
     table = pa.concat_tables([t for _, t in batches], promote_options="permissive")
-    before = _count(connector, source, plan.timestamp)
+    cached = log.meta(source, _ROWS)
+    # counted once, then tracked: a foreign append in between shows up at recovery as a
+    # count that is neither before nor before + rows, and the flush stops there
+    before = int(cached) if cached is not None else _count(connector, source, plan.timestamp)
     names = [b for b, _ in batches]
     log.set_meta(
         source, _INTENT, json.dumps({"batches": names, "before": before, "rows": table.num_rows})
@@ -93,13 +103,14 @@ def _flush_locked(log: EventLog, settings: Settings, plan: SourcePlan) -> int:
         source, conform_pushed(table, schema, source, connector.kind), mode="append"
     )
     log.outbox_done(source, names)
+    log.set_meta(source, _ROWS, str(before + table.num_rows))
     log.set_meta(source, _INTENT, None)
     return written
 
 
 def flush(log: EventLog, settings: Settings, plan: SourcePlan, owner: str) -> int:
     """Append every committed batch of the outbox to the offline table; returns rows."""
-    with log.locked(plan.source, owner, name="flush"):
+    with log.locked(plan.source, owner, FLUSH_LOCK_S, name="flush"):
         return _flush_locked(log, settings, plan)
 
 
@@ -112,7 +123,10 @@ def rebuild(log: EventLog, settings: Settings, plan: SourcePlan, owner: str, at:
         return 0
     anchor_us = (at - to_datetime(0)) // timedelta(microseconds=1)
     anchor = to_datetime(anchor_us)
-    with log.locked(plan.source, owner, name="flush"), log.locked(plan.source, owner):
+    with (
+        log.locked(plan.source, owner, REBUILD_LOCK_S, name="flush"),
+        log.locked(plan.source, owner, REBUILD_LOCK_S),
+    ):
         _flush_locked(log, settings, plan)
         longest = max(t.longest for t in windowed)
         connector = _connector(settings, plan.source)

@@ -46,6 +46,7 @@ class StreamOptions:
     flush_every_s: float = 2.0
     max_bytes: int = MAX_EVENT_BYTES
     offline: bool = True
+    retention: timedelta = timedelta(days=1)  # acknowledged entries kept this long
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Processor:
     def start(self) -> None:
         for plan in self.plans:
             self.log.join(plan.source, self.options.group, self.consumer)
+            self.log.set_meta(plan.source, "offline_rows", None)  # recount once
             self._maybe_rebuild(plan, force=False)
         if self.options.offline and self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="flush")
@@ -147,9 +149,15 @@ class Processor:
         return total
 
     def _flush_loop(self) -> None:
+        trimmed = time.monotonic()
         while not self._stop.wait(self.options.flush_every_s):
             try:
                 self.flush()
+                if time.monotonic() - trimmed > 60:
+                    trimmed = time.monotonic()
+                    keep = self.options.retention.total_seconds()
+                    for plan in self.plans:
+                        self.log.trim(plan.source, keep)
             except _errors():
                 continue  # the server is away; the next round retries
 

@@ -34,12 +34,12 @@ from potluck.streams.log import (
     Compute,
     EventLog,
     Fenced,
-    GroupStatus,
     Locked,
     Reads,
     from_ipc,
     to_ipc,
 )
+from potluck.streams.redis_status import RedisInspection, _s
 
 __all__ = ["RedisLog"]
 
@@ -50,10 +50,6 @@ LEASE_MS = 60_000
 DEDUP_TTL_MS = 24 * 3600 * 1000
 DEAD_MAXLEN = 100_000
 CLAIM_MARGIN_MS = 5_000
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _entries(raw: Any) -> list[Entry]:
@@ -68,7 +64,7 @@ def _entries(raw: Any) -> list[Entry]:
     return out
 
 
-class RedisLog(EventLog):
+class RedisLog(RedisInspection, EventLog):
     kind = "redis"
 
     def __init__(self, config: RepoConfig | None, *, client: Any = None, project: str = "") -> None:
@@ -137,7 +133,7 @@ class RedisLog(EventLog):
             min="-",
             max="+",
             count=count,
-            idle=max(0, min_idle_ms - CLAIM_MARGIN_MS),
+            idle=max(0, min_idle_ms - min(CLAIM_MARGIN_MS, min_idle_ms // 4)),
         )
         owners = {_s(row["consumer"]) for row in listed or []} - {consumer}
         for owner in owners:
@@ -281,7 +277,7 @@ class RedisLog(EventLog):
                 if n:
                     pipe.hincrby(stats, name, n)
             if ids:
-                last = max(ids, key=lambda i: tuple(int(x) for x in i.split("-")))
+                last = ids[-1]  # entries come in stream order
                 pipe.hset(stats, mapping={"last_id": last, "committed_at": time.time()})
             if writes.applied and writes.rows is not None:
                 batch = f"{time.time_ns():020d}-{consumer or marker}"
@@ -368,61 +364,6 @@ class RedisLog(EventLog):
         if anchors:
             pipe.hset(f"{self._b(source)}:anchors", mapping=dict(anchors))
         pipe.execute()
-
-    # ------------------------------------------------------------------ inspection
-    def length(self, source: str) -> int:
-        return int(self.client.xlen(self._b(source)))
-
-    def status(self, source: str) -> list[GroupStatus]:
-        import redis
-
-        b = self._b(source)
-        try:
-            groups = self.client.xinfo_groups(b)
-        except redis.ResponseError:  # no stream yet
-            return []
-        out = []
-        for g in groups:
-            name = _s(g["name"])
-            stats = {_s(k): _s(v) for k, v in self.client.hgetall(f"{b}:stats:{name}").items()}
-            consumers = [
-                {"name": _s(c["name"]), "pending": int(c["pending"]), "idle_ms": int(c["idle"])}
-                for c in self.client.xinfo_consumers(b, name)
-            ]
-            rates = [float(v) for k, v in stats.items() if k.startswith("rate:")]
-            lag = g.get("lag")
-            out.append(
-                GroupStatus(
-                    group=name,
-                    consumers=consumers,
-                    pending=int(g["pending"]),
-                    lag=None if lag is None else int(lag),
-                    last_committed=stats.get("last_id"),
-                    committed_at=float(stats["committed_at"]) if "committed_at" in stats else None,
-                    applied=int(stats.get("applied", 0)),
-                    dead=int(stats.get("dead", 0)),
-                    late=int(stats.get("late", 0)),
-                    duplicates=int(stats.get("duplicates", 0)),
-                    events_per_s=sum(rates) if rates else None,
-                )
-            )
-        return out
-
-    def report_rate(self, source: str, group: str, consumer: str, rate: float) -> None:
-        self.client.hset(f"{self._b(source)}:stats:{group}", f"rate:{consumer}", f"{rate:.1f}")
-
-    def dead_letters(self, source: str, count: int) -> list[dict[str, Any]]:
-        rows = self.client.xrevrange(f"{self._b(source)}:dead", count=count)
-        return [
-            {
-                "id": _s(i),
-                **{
-                    _s(k): _s(v) if k != b"data" else v.decode(errors="replace")
-                    for k, v in f.items()
-                },
-            }
-            for i, f in rows
-        ]
 
     def close(self) -> None:
         self.client.close()

@@ -92,3 +92,51 @@ def assert_online_equals_batch(repo: FeatureRepo, at: datetime) -> list[dict[str
 
 def offline_rows(repo: FeatureRepo) -> pa.Table:
     return data.read_source_table(repo.settings, "txns")
+
+
+def check_bad_events(repo: FeatureRepo) -> None:
+    """Malformed, schema-violating, oversized, late, out-of-order and duplicate events:
+    none stops the processor; each bad one is dead-lettered with its reason, each good
+    one applied once."""
+    from potluck.streams import encode_event, open_log
+    from potluck.streams.processor import Processor, StreamOptions
+
+    def _send(repo: FeatureRepo, rows: list[dict]) -> None:
+        log = open_log(repo)
+        log.append("txns", [(encode_event(r), None) for r in rows])
+        log.close()
+
+    good = events(20, seed=2)
+    _send(repo, good[:10])
+    Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
+    before = offline_rows(repo).num_rows
+    late = dict(good[10], ts=(now() - timedelta(hours=5)).isoformat())
+    lateish = dict(good[11], ts=(now() - timedelta(minutes=50)).isoformat())
+    log = open_log(repo)
+    log.append(
+        "txns",
+        [
+            (b"{not json", None),
+            (b"[1, 2]", None),
+            (encode_event({**good[12], "amount": "lots"}), None),
+            (encode_event({k: v for k, v in good[13].items() if k != "card_id"}), None),
+            (encode_event({**good[14], "extra": 1}), None),
+            (b'{"card_id": "' + b"x" * 70_000 + b'"}', None),
+            (encode_event(late), None),
+            (encode_event(lateish), None),
+            (encode_event(good[15]), "tx-15"),
+            (encode_event(good[15]), "tx-15"),  # a producer retry
+            (encode_event(good[16]), None),
+        ],
+    )
+    log.append("txns", [(encode_event(good[15]), "tx-15")])  # and again, in a later batch
+    progress = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
+    assert progress.applied == 3  # lateish, tx-15 once, good[16]
+    assert progress.duplicates == 2 and progress.late == 1
+    reasons = sorted(d["reason"] for d in log.dead_letters("txns", 100))
+    assert reasons == ["late", "malformed", "malformed", "oversized", "schema", "schema", "schema"]
+    (group,) = log.status("txns")
+    assert group.dead == 7 and group.lag == 0 and group.pending == 0
+    assert offline_rows(repo).num_rows == before + 3
+    log.close()
+    assert_online_equals_batch(repo, now())

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from tests.unit.streams.helpers import (
     assert_online_equals_batch,
+    check_bad_events,
     clicks_repo,
     events,
     now,
@@ -50,40 +51,12 @@ def test_events_become_online_values_equal_to_a_batch_recomputation(repo: Featur
     again = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
     assert again.applied == 0
     assert offline_rows(repo).num_rows == before + 400
+    # retention: acknowledged entries go, unread ones stay
+    _send(repo, events(5, seed=3))
+    log = open_log(repo)
+    assert log.trim("txns", keep_s=0) == 400 and log.length("txns") == 5
+    log.close()
 
 
 def test_bad_late_and_duplicate_events(repo: FeatureRepo) -> None:
-    good = events(20, seed=2)
-    _send(repo, good[:10])
-    Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
-    before = offline_rows(repo).num_rows
-    late = dict(good[10], ts=(now() - timedelta(hours=5)).isoformat())
-    lateish = dict(good[11], ts=(now() - timedelta(minutes=50)).isoformat())
-    log = open_log(repo)
-    log.append(
-        "txns",
-        [
-            (b"{not json", None),
-            (b"[1, 2]", None),
-            (encode_event({**good[12], "amount": "lots"}), None),
-            (encode_event({k: v for k, v in good[13].items() if k != "card_id"}), None),
-            (encode_event({**good[14], "extra": 1}), None),
-            (b'{"card_id": "' + b"x" * 70_000 + b'"}', None),
-            (encode_event(late), None),
-            (encode_event(lateish), None),
-            (encode_event(good[15]), "tx-15"),
-            (encode_event(good[15]), "tx-15"),  # a producer retry
-            (encode_event(good[16]), None),
-        ],
-    )
-    log.append("txns", [(encode_event(good[15]), "tx-15")])  # and again, in a later batch
-    progress = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
-    assert progress.applied == 3  # lateish, tx-15 once, good[16]
-    assert progress.duplicates == 2 and progress.late == 1
-    reasons = sorted(d["reason"] for d in log.dead_letters("txns", 100))
-    assert reasons == ["late", "malformed", "malformed", "oversized", "schema", "schema", "schema"]
-    (group,) = log.status("txns")
-    assert group.dead == 7 and group.lag == 0 and group.pending == 0
-    assert offline_rows(repo).num_rows == before + 3
-    log.close()
-    assert_online_equals_batch(repo, now())
+    check_bad_events(repo)
