@@ -127,6 +127,7 @@ def windowed_views(repo: FeatureRepo, refs: Sequence[str] | None) -> dict[str, F
 
 
 _SPECS: dict[tuple[str, str, tuple[str, ...]], list[Any]] = {}
+_EMPTY: dict[str, Any] = {"count": 0, "count_distinct": 0, "sum": 0}
 
 
 def _wanted(view: FeatureView, names: Sequence[str]) -> list[Any]:
@@ -162,7 +163,9 @@ def read_windows(
     keys = _encoded(view, {k: entities[k] for k in types})
     unique = list(dict.fromkeys(keys))
     blobs = dict(zip(unique, _store(repo).read(view.name, unique), strict=True))
-    values: dict[str, list[Any]] = {f.name: [None] * n for f in wanted}
+    # A key without a state had no event in the longest window: its values are the
+    # empty-window values the training set gives (count 0, sum 0, the rest null).
+    values: dict[str, list[Any]] = {f.name: [_EMPTY.get(f.function)] * n for f in wanted}
     found, stale = [False] * n, [False] * n
     cache: dict[bytes, dict[str, Any] | None] = {}
     for i, key in enumerate(keys):
@@ -178,6 +181,8 @@ def read_windows(
         got = cache[key]
         if got is None:
             stale[i] = True
+            for f in wanted:
+                values[f.name][i] = None
             continue
         for f in wanted:
             values[f.name][i] = got[f.name]

@@ -148,11 +148,6 @@ def test_online_card_windows_equal_offline_inside_the_horizon(repo: FeatureRepo)
             assert not bad, (offset, name, bad[:3], online[0])
 
 
-@pytest.mark.xfail(
-    reason="potluck's online reads do not yet feed window features into on-demand views "
-    "(they run on nulls); another change adds it",
-    strict=False,
-)
 def test_online_derived_scores_equal_offline(repo: FeatureRepo) -> None:
     cards = sorted(set(_label_rows(repo, 40)["card_id"]))
     at = AS_OF + timedelta(seconds=60)
@@ -160,4 +155,14 @@ def test_online_derived_scores_equal_offline(repo: FeatureRepo) -> None:
     entity = pd.DataFrame({"card_id": cards, "event_timestamp": [at] * len(cards)})
     offline = historical_features(repo, entity, "fraud_detection_v1")
     got = [row["velocity_score"] for row in online]
-    assert all(_same(g, w) for g, w in zip(got, offline["velocity_score"].to_pylist(), strict=True))
+    want = offline["velocity_score"].to_pylist()
+    known = [row["_status"] != "unknown_entity" for row in online]
+    assert sum(known) >= len(cards) - 3  # a card with no event in any window is unknown
+    bad = [
+        (c, g, w)
+        for c, g, w, k in zip(cards, got, want, known, strict=True)
+        if k and not _same(g, w)
+    ]
+    assert not bad, bad[:5]
+    # an unknown card's derived scores are null online (it is not scored), never made up
+    assert all(g is None for g, k in zip(got, known, strict=True) if not k)

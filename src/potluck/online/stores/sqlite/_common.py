@@ -29,6 +29,7 @@ __all__ = [
     "sqlite_path",
     "stored_seconds",
     "table_name",
+    "text_seconds",
 ]
 
 LOCAL_IS_UTC = time.timezone == 0 and time.altzone == 0 and not time.daylight
@@ -80,6 +81,17 @@ def stored_seconds(micros: np.ndarray, valid: np.ndarray) -> list[int | None]:
     out[~valid] = None
     result: list[int | None] = out.tolist()
     return result
+
+
+def text_seconds(stored: str) -> int:
+    """Epoch seconds of a timestamp Feast's SQLite store wrote as text (naive UTC, the
+    sqlite3 module's datetime adapter): ``2026-12-03 07:14:32[.123456]``."""
+    import calendar
+
+    moment = datetime.fromisoformat(stored)
+    if moment.tzinfo is not None:
+        return int(moment.timestamp())
+    return calendar.timegm(moment.timetuple())
 
 
 def read_seconds(stored: int) -> int:

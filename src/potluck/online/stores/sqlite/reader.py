@@ -16,6 +16,7 @@ from potluck.online.stores.sqlite._common import (
     read_seconds,
     sqlite_path,
     table_name,
+    text_seconds,
 )
 
 __all__ = ["SqliteReader"]
@@ -71,5 +72,8 @@ class SqliteReader(OnlineReader):
             if column is not None:
                 column[i] = value
             if stored is not None:
-                read.seconds[i] = int(stored) if utc else read_seconds(stored)
+                if isinstance(stored, str):  # Feast's own push writes a datetime's text
+                    read.seconds[i] = text_seconds(stored)
+                else:
+                    read.seconds[i] = int(stored) if utc else read_seconds(stored)
         return out
