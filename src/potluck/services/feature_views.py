@@ -184,7 +184,9 @@ def register_feature_view(repo: FeatureRepo, spec: FeatureViewCreate) -> Feature
         problems, entities = _problems(repo, spec)
         _raise("feature view", problems, _taken("feature view", spec.name))
         _apply(repo, _feature_view(spec, entities))
-        return get_feature_view(repo, spec.name)
+        # Read back past the registry cache: a concurrent reader's refresh may have put an
+        # older copy there after ours (two racing registrations showed it).
+        return get_feature_view(repo, spec.name, fresh=True)
 
 
 def _taken(what: str, name: str) -> str:
@@ -256,22 +258,23 @@ def _public_view(view: Any, kind: str, contract_pii: frozenset[str]) -> FeatureV
     )
 
 
-def list_feature_views(repo: FeatureRepo) -> list[FeatureViewPublic]:
+def list_feature_views(repo: FeatureRepo, *, fresh: bool = False) -> list[FeatureViewPublic]:
+    """Every view (``fresh``: read the registry itself, not its cached copy)."""
     registry, project = repo.store.registry, repo.store.project
     pii = active_deployment(repo.settings).pii_columns
     views = [
         _public_view(v, "batch", pii)
-        for v in registry.list_feature_views(project, allow_cache=True)
+        for v in registry.list_feature_views(project, allow_cache=not fresh)
     ]
     views += [
         _public_view(v, "on_demand", pii)
-        for v in registry.list_on_demand_feature_views(project, allow_cache=True)
+        for v in registry.list_on_demand_feature_views(project, allow_cache=not fresh)
     ]
     return sorted(views, key=lambda v: v.name)
 
 
-def get_feature_view(repo: FeatureRepo, name: str) -> FeatureViewPublic:
-    for view in list_feature_views(repo):
+def get_feature_view(repo: FeatureRepo, name: str, *, fresh: bool = False) -> FeatureViewPublic:
+    for view in list_feature_views(repo, fresh=fresh):
         if view.name == name:
             return view
     raise NotFoundError(f"no feature view named '{name}'")
