@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from potluck.connectors.s3.config import S3Access
 
 __all__ = ["IcebergConfig"]
 
 
-class IcebergConfig(BaseModel):
-    """One SQL catalog and namespace, and where its tables' files live."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class IcebergConfig(S3Access):
+    """One SQL catalog and namespace, and where its tables' files live (the S3 access
+    options, as the s3 connector's, apply to an ``s3://`` warehouse only)."""
 
     catalog: str = Field(
         default="potluck", min_length=1, description="Catalog name in the SQL tables."
@@ -39,14 +40,6 @@ class IcebergConfig(BaseModel):
     # ``snapshot_id`` suits a source that reads a single table.
     snapshot_id: int | None = None
     as_of: datetime | None = None
-    # S3 warehouse only (as the s3 connector's options).
-    endpoint_url: str | None = Field(
-        default=None, description="http(s)://host:port of MinIO/moto; None for AWS itself."
-    )
-    access_key: str | None = Field(default=None, repr=False)
-    secret_key: str | None = Field(default=None, repr=False)
-    region: str = "us-east-1"
-    timeout_s: float = Field(default=10.0, gt=0, description="S3 connect and request timeout.")
 
     @field_validator("uri")
     @classmethod
@@ -63,15 +56,6 @@ class IcebergConfig(BaseModel):
     def _check_namespace(cls, value: str) -> str:
         if "." in value or "/" in value or "\x00" in value:
             raise ValueError("namespace must be one plain name (no '.', '/')")
-        return value
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _check_endpoint(cls, value: str | None) -> str | None:
-        if value is not None:
-            parts = urlsplit(value)
-            if parts.scheme not in {"http", "https"} or not parts.netloc:
-                raise ValueError("endpoint_url must look like http(s)://host:port")
         return value
 
     @model_validator(mode="after")
