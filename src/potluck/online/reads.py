@@ -100,21 +100,30 @@ def entity_columns(entity: EntitySpec, ids: Sequence[Any]) -> dict[str, list[Any
     return columns
 
 
-_JOIN_KEYS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[list[str], float]]] = (
-    weakref.WeakKeyDictionary()
-)
+# (repo) -> (features) -> (what a derivation made of the resolved features, when)
+_DERIVED: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Any, float]]] = weakref.WeakKeyDictionary()
 
 
-def _join_keys(repo: FeatureRepo, features: str | Sequence[str]) -> list[str]:
-    """The features' join keys (resolved once per registry cache period, like the plans)."""
+def _cached(repo: FeatureRepo, features: str | Sequence[str], what: str, make: Any) -> Any:
+    """``make(resolved)`` for these features, kept one registry cache period like the
+    plans; the features are resolved once per period for every derivation of them."""
     import time
 
     key = features if isinstance(features, str) else tuple(features)
-    known = _JOIN_KEYS.setdefault(repo, {})
-    hit = known.get(key)
-    if hit is None or time.monotonic() - hit[1] >= _SPLIT_TTL_S:
-        hit = known[key] = (sorted(repo.resolve(features).join_keys), time.monotonic())
+    entry = _DERIVED.setdefault(repo, {})
+    now = time.monotonic()
+    resolved = entry.get((key, "resolved"))
+    if resolved is None or now - resolved[1] >= _SPLIT_TTL_S:
+        resolved = entry[(key, "resolved")] = (repo.resolve(features), now)
+    hit = entry.get((key, what))
+    if hit is None or hit[1] != resolved[1]:
+        hit = entry[(key, what)] = (make(resolved[0]), resolved[1])
     return hit[0]
+
+
+def _join_keys(repo: FeatureRepo, features: str | Sequence[str]) -> list[str]:
+    """The features' join keys."""
+    return _cached(repo, features, "keys", lambda resolved: sorted(resolved.join_keys))  # type: ignore[no-any-return]
 
 
 def _as_columns(repo: FeatureRepo, features: str | Sequence[str], entities: EntityArg) -> Entities:
@@ -143,7 +152,6 @@ def _check(entities: Entities) -> int:
     return lengths.pop()
 
 
-_SPLITS: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Any, float]]] = weakref.WeakKeyDictionary()
 # (plain refs, windowed view -> feature names, output order, late on-demand views)
 Split = tuple[list[str], dict[Any, list[str]], list[str], list["LateView"]]
 
@@ -153,17 +161,13 @@ def _split(repo: FeatureRepo, features: str | Sequence[str]) -> Split | None:
     late on-demand views); None when there is no window feature (cached like the read
     plans). On-demand views over window features or request data are *late*
     (:mod:`._late`): their inputs join the reads, as hidden features."""
-    import time
+    return _cached(repo, features, "split", lambda resolved: _split_of(repo, resolved))  # type: ignore[no-any-return]
 
+
+def _split_of(repo: FeatureRepo, resolved: Any) -> Split | None:
     from potluck.online._late import late_views
     from potluck.online._windows import windowed_views
 
-    key = features if isinstance(features, str) else tuple(features)
-    entry = _SPLITS.setdefault(repo, {})
-    hit = entry.get(key)
-    if hit is not None and time.monotonic() - hit[1] < _SPLIT_TTL_S:
-        return hit[0]  # type: ignore[no-any-return]
-    resolved = repo.resolve(features)
     every = set(windowed_views(repo, None))
     late = late_views(repo, resolved, every) if every else {}
     refs = [r for r in resolved.refs if r.partition(":")[0] not in late]
@@ -181,7 +185,6 @@ def _split(repo: FeatureRepo, features: str | Sequence[str]) -> Split | None:
                 plain.append(ref)
         order = [n for n in resolved.names if n not in resolved.pii]
         split = (plain, groups, order, list(late.values()))
-    entry[key] = (split, time.monotonic())
     return split
 
 
