@@ -211,6 +211,14 @@ def docs(
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default: <home>/reports).")
     ] = None,
+    output_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-file",
+            help="Markdown file to write, e.g. docs/FEATURES.md (the HTML goes beside it).",
+            dir_okay=False,
+        ),
+    ] = None,
     json_out: JsonOut = None,
 ) -> None:
     """Generate the feature catalog (Markdown + static HTML) with lineage."""
@@ -218,7 +226,7 @@ def docs(
 
     with console.status("building the feature catalog"):
         catalog = build_catalog(_repo())
-        md_path, html_path = write_catalog(catalog, out or _reports_dir())
+        md_path, html_path = write_catalog(catalog, out or _reports_dir(), output_file)
     report = check_catalog(catalog)
     report.html_path = html_path
     console.print(_table(report))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -180,6 +180,23 @@ class DemoPush:
 
 
 @dataclass(frozen=True)
+class DemoStream:
+    """What ``potluck demo`` replays through the stream processor, live.
+
+    The seed withholds ``source``'s events of the last ``hold_back`` before the demo's
+    ``as_of``; the demo materializes at ``as_of - hold_back`` and then sends the withheld
+    events to the source's stream in time order, ``batch`` at a time, runs the
+    in-process processor over them, and scores the model's entity of every event online
+    at the event's own time. A score at or above ``alert_at`` raises an alert.
+    """
+
+    source: str
+    hold_back: timedelta = timedelta(hours=1)
+    alert_at: float = 0.5
+    batch: int = 25
+
+
+@dataclass(frozen=True)
 class Deployment:
     """Everything domain-specific about one deployment, declared in one place."""
 
@@ -199,6 +216,7 @@ class Deployment:
     # ``predictions`` namespace of the profile's Iceberg catalog.
     prediction_sink: Binding | None = None
     demo_push: DemoPush | None = None
+    demo_stream: DemoStream | None = None
 
     # ------------------------------------------------------------------ contract views
     @property

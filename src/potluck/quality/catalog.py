@@ -360,11 +360,18 @@ def render_html(catalog: dict[str, Any], markdown: str) -> str:
     )
 
 
-def write_catalog(catalog: dict[str, Any], directory: Path) -> tuple[Path, Path]:
-    """Write ``catalog.md`` and ``catalog.html`` into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
+def write_catalog(
+    catalog: dict[str, Any], directory: Path, markdown_file: Path | None = None
+) -> tuple[Path, Path]:
+    """Write ``catalog.md`` and ``catalog.html`` into ``directory``; or, given
+    ``markdown_file`` (e.g. ``docs/FEATURES.md``), the Markdown there and the HTML
+    beside it with the ``.html`` suffix."""
+    if markdown_file is not None:
+        md_path, html_path = markdown_file, markdown_file.with_suffix(".html")
+    else:
+        md_path, html_path = directory / "catalog.md", directory / "catalog.html"
+    md_path.parent.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(catalog)
-    md_path, html_path = directory / "catalog.md", directory / "catalog.html"
     md_path.write_text(markdown, encoding="utf-8")
     html_path.write_text(render_html(catalog, markdown), encoding="utf-8")
     return md_path, html_path

@@ -47,6 +47,10 @@ class StreamOptions:
     max_bytes: int = MAX_EVENT_BYTES
     offline: bool = True
     retention: timedelta = timedelta(days=1)  # acknowledged entries kept this long
+    # The processor's "now" for re-anchoring window states. A live stream uses the wall
+    # clock; a replay of past events passes its own clock (the replayed time), so the
+    # states stay anchored where the replayed events' reads happen.
+    clock: Callable[[], datetime] | None = None
 
 
 @dataclass
@@ -166,7 +170,7 @@ class Processor:
         if not windowed:
             return
         anchors = self.log.anchors(plan.source)
-        now = datetime.now(UTC)
+        now = self.options.clock() if self.options.clock else datetime.now(UTC)
         due = force or any(
             t.name not in anchors or now > to_datetime(anchors[t.name]) + t.horizon / 2
             for t in windowed

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -27,6 +29,7 @@ __all__ = [
     "connector",
     "engineer",
     "engineer_features",
+    "held_back_path",
     "read_source_table",
     "seed",
 ]
@@ -55,15 +58,33 @@ def read_source_table(settings: Settings, source: str) -> pa.Table:
         raise SourceError(exc.source, exc.connector, f"{exc.detail}: {how}") from None
 
 
-def seed(settings: Settings, *, size: int, seed: int, as_of: datetime) -> dict[str, int]:
-    """Generate the deployment's synthetic sources and write each to its connector."""
+def held_back_path(settings: Settings, source: str) -> Path:
+    """Where :func:`seed` keeps the events it withheld from ``source`` (for a replay)."""
+    return settings.data_dir / "withheld" / f"{source}.parquet"
+
+
+def seed(
+    settings: Settings,
+    *,
+    size: int,
+    seed: int,
+    as_of: datetime,
+    withhold: Mapping[str, datetime] | None = None,
+) -> dict[str, int]:
+    """Generate the deployment's synthetic sources and write each to its connector.
+
+    ``withhold`` maps a source to a cut-off: its rows after the cut-off are not written
+    but kept at :func:`held_back_path` in time order, for the demo to replay on a stream.
+    """
     deployment = active_deployment(settings)
     if deployment.generate is None:
         raise ConfigurationError(
             f"deployment '{deployment.name}' declares no synthetic generator: "
             "bring data with `potluck load SOURCE FILE`"
         )
-    tables = deployment.generate(size, seed, as_of)
+    tables = dict(deployment.generate(size, seed, as_of))
+    for name, cut in (withhold or {}).items():
+        tables[name] = _withhold(settings, name, tables[name], deployment, cut)
     if any(b["kind"] == "iceberg" for b in source_bindings(settings).values()):
         from potluck.profiles import prepare_iceberg_catalog
 
@@ -79,6 +100,23 @@ def seed(settings: Settings, *, size: int, seed: int, as_of: datetime) -> dict[s
         settings, SeedState(as_of=as_of, size=size, seed=seed, deployment=settings.deployment)
     )
     return rows
+
+
+def _withhold(
+    settings: Settings, source: str, table: pa.Table, deployment: Deployment, cut: datetime
+) -> pa.Table:
+    """``table``'s rows up to ``cut``; the later ones go to :func:`held_back_path`."""
+    import pyarrow.parquet as pq
+
+    timestamp = deployment.sources[source].timestamp_field
+    ts = table[timestamp]
+    late = pc.greater(ts, pa.scalar(cut, ts.type))
+    held = table.filter(late)
+    held = held.take(pc.sort_indices(held, [(timestamp, "ascending")]))  # stable: a stream's order
+    path = held_back_path(settings, source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(held, path)
+    return table.filter(pc.invert(late))
 
 
 def _write_source(conn: Connector, name: str, table: pa.Table, commit_by: str | None) -> int:

@@ -98,6 +98,8 @@ def run_demo(
     timings: dict[str, float] = {}
     extra_steps = 2 if deployment.demo_push is not None else 0  # push, incremental
     extra_steps += deployment.prediction_sink is not None  # batch score
+    stream = deployment.demo_stream
+    extra_steps += stream is not None  # replay
     task = progress.add_task("demo", total=len(STEPS) + extra_steps) if progress else None
 
     @contextmanager
@@ -110,8 +112,10 @@ def run_demo(
         if progress is not None and task is not None:
             progress.advance(task)
 
+    # a demo stream: the source's last events are withheld, to arrive on the stream
+    withhold = {stream.source: as_of - stream.hold_back} if stream is not None else None
     with step("seed"):
-        sources = data.seed(settings, size=size, seed=seed, as_of=as_of)
+        sources = data.seed(settings, size=size, seed=seed, as_of=as_of, withhold=withhold)
     with step("apply"):
         repo = FeatureRepo(settings)
         registered = repo.apply()
@@ -133,10 +137,18 @@ def run_demo(
             batch = _batch_score(settings, as_of)
     with step("materialize"):
         # up to now (as a scheduled run would): the online reads below happen now, and a
-        # view with a TTL of hours would otherwise read as expired after a past --as-of
-        materialized = materialize(repo, end=max(as_of, datetime.now(UTC)))
+        # view with a TTL of hours would otherwise read as expired after a past --as-of.
+        # With a demo stream: up to where the stream takes over (its replay reads there).
+        end = max(as_of, datetime.now(UTC)) if stream is None else as_of - stream.hold_back
+        materialized = materialize(repo, end=end)
+    replayed: dict[str, Any] | None = None
+    if stream is not None:
+        with step("replay"):
+            replayed = _replay(settings, repo, as_of, progress)
     with step("online"):
-        predictions = modeling.predict_online(settings, repo, _sample_ids(settings, sample))
+        ids = _sample_ids(settings, sample)
+        at = as_of if stream is not None else None  # after the replay: the stream's end
+        predictions = modeling.predict_online(settings, repo, ids, at=at)
     pushed = None
     if deployment.demo_push is not None:
         pushed = _push_and_increment(settings, repo, as_of, step)
@@ -181,8 +193,35 @@ def run_demo(
             for p in predictions
         ],
         **({"push": pushed} if pushed is not None else {}),
+        **({"stream": replayed} if replayed is not None else {}),
         "timings_s": {**timings, "total": round(sum(timings.values()), 3)},
     }
+
+
+def _replay(
+    settings: Settings, repo: Any, as_of: datetime, progress: Progress | None
+) -> dict[str, Any]:
+    """The withheld events through the stream processor, each scored as it arrives."""
+    import pyarrow.parquet as pq
+
+    from potluck.deployment import active_deployment
+    from potluck.workflows.data import held_back_path
+    from potluck.workflows.demo_stream import replay
+
+    deployment = active_deployment(settings)
+    assert deployment.demo_stream is not None
+    total = pq.read_metadata(held_back_path(settings, deployment.demo_stream.source)).num_rows
+    task = progress.add_task("replaying the stream", total=total) if progress else None
+
+    def advance(n: int) -> None:
+        if progress is not None and task is not None:
+            progress.advance(task, n)
+
+    try:
+        return replay(settings, repo, as_of, on_event=advance)
+    finally:
+        if progress is not None and task is not None:
+            progress.remove_task(task)
 
 
 def _push_and_increment(

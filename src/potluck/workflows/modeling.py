@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -150,10 +151,14 @@ def train_model(
 
 
 def predict_online(
-    settings: Settings, repo: FeatureRepo, entity_ids: list[Any], version: int | None = None
+    settings: Settings,
+    repo: FeatureRepo,
+    entity_ids: list[Any],
+    version: int | None = None,
+    at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Online features for each entity (of the label's entity) and the registered model's
-    score: the same scorer the API uses."""
+    """Online features for each entity (of the label's entity) read at ``at`` (default:
+    now) and the registered model's score: the same scorer the API uses."""
     from potluck.ml.registry import load_model
     from potluck.ml.scoring import Scorer
     from potluck.online.reads import entity_columns, online_features
@@ -162,7 +167,7 @@ def predict_online(
     loaded = load_model(settings, version=version)
     service = loaded.feature_service or loaded.feature_refs or deployment.model.feature_service
     keys = entity_columns(deployment.primary_entity, entity_ids)
-    rows = online_features(repo, service, keys)
+    rows = online_features(repo, service, keys, now=at)
     scored = Scorer(loaded).score_rows(rows)
     key_names = list(keys)
     out = []

@@ -10,11 +10,18 @@ label drawn from a known logistic model of the card's windows: the oracle AUC of
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from potluck.deployment import Deployment, EntitySpec, LabelSpec, ModelDefaults, SourceSpec
+from potluck.deployment import (
+    DemoStream,
+    Deployment,
+    EntitySpec,
+    LabelSpec,
+    ModelDefaults,
+    SourceSpec,
+)
 from potluck.domains.fraud.schema import (
     LABEL,
     LABEL_DERIVED,
@@ -75,4 +82,6 @@ DEPLOYMENT = Deployment(
     generate=_generate,
     default_size=2_000,
     entity_noun="cards",
+    # the demo's live part: the last hour of transactions arrives on the stream
+    demo_stream=DemoStream(source="transactions", hold_back=timedelta(hours=1), alert_at=0.3),
 )

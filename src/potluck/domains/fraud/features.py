@@ -189,6 +189,8 @@ user_engagement_5m = windowed_view(
         "is_high_velocity = 1 if txn_count_5m >= 3 or velocity_score >= 0.6."
     ),
     owner=OWNER,
+    # the plain-Python twin the online path uses once it agreed with this UDF
+    tags={"potluck.kernel": "potluck.domains.fraud.kernels:TRANSACTION_RISK"},
 )
 def transaction_risk_5m(inputs: pd.DataFrame) -> pd.DataFrame:
     # Feast may rebuild this function from its source text: everything it uses is imported here.
@@ -239,6 +241,7 @@ def transaction_risk_5m(inputs: pd.DataFrame) -> pd.DataFrame:
         "is_likely_purchaser = 1 if cart_adds_session >= 1 and engagement_score >= 0.5."
     ),
     owner=OWNER,
+    tags={"potluck.kernel": "potluck.domains.fraud.kernels:USER_ENGAGEMENT"},
 )
 def user_engagement_scores(inputs: pd.DataFrame) -> pd.DataFrame:
     # Feast may rebuild this function from its source text: everything it uses is imported here.
