@@ -151,3 +151,38 @@ def test_the_last_hour_arrives_on_the_stream_and_serves_at_once(
     assert offline.num_rows == summary["sources"]["transactions"] + stream["events"]
     ids = offline["transaction_id"].to_pylist()
     assert len(set(ids)) == len(ids)
+
+
+def test_feast_sdk_reads_the_window_values_of_the_materialization(
+    fraud: tuple[Path, dict[str, Any]],
+) -> None:
+    """Materialization also writes each card's window values at the anchor into Feast's
+    own online table: Feast's SDK (what ``feast serve`` runs) returns, for the same
+    cards, the values potluck reads at that moment -- the derived scores included."""
+    from feast import FeatureStore
+
+    from potluck.features.repo import FeatureRepo
+    from potluck.online.reads import online_features
+    from potluck.settings import Settings
+
+    home, summary = fraud
+    anchor = datetime.fromisoformat(AS_OF) - timedelta(hours=1)  # where the stream took over
+    repo = FeatureRepo(Settings(profile="embedded", home=home, deployment="fraud"))
+    feast = FeatureStore(repo_path=str(home / "feature_repo"))
+    service = feast.get_feature_service("fraud_detection_v1")
+    cards = [f"card_{i:05d}" for i in range(1, 400)]
+    ours = online_features(repo, "fraud_detection_v1", {"card_id": cards}, now=anchor)
+    theirs = feast.get_online_features(
+        features=service, entity_rows=[{"card_id": c} for c in cards]
+    ).to_dict()
+    active = [i for i, row in enumerate(ours) if row["txn_count_24h"]]
+    assert len(active) > 50  # cards with a transaction in the day before the anchor
+    names = [n for n in theirs if n != "card_id"]
+    assert "txn_count_5m" in names and "velocity_score" in names
+    for i in active:
+        for name in names:
+            mine, feasts = ours[i][name], theirs[name][i]
+            if isinstance(mine, float) or isinstance(feasts, float):
+                assert feasts == pytest.approx(mine, nan_ok=True), (cards[i], name)
+            else:
+                assert feasts == mine, (cards[i], name, feasts, mine)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from potluck.connectors import ReadRequest
+from potluck.online.stores.base import layout_of
 from potluck.windows.declare import horizon_of, window_features_of
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from potluck.features.repo import FeatureRepo
     from potluck.online._state import ViewProgress
+    from potluck.online.stores.base import OnlineWriter
     from potluck.online.window_states import WindowStateStore
 
 __all__ = ["materialize_windows", "read_windows", "windowed_views"]
@@ -82,8 +84,16 @@ def _arrow(value_type: Any) -> pa.DataType:
     return feast_value_type_to_pa(value_type)
 
 
-def materialize_windows(repo: FeatureRepo, view: FeatureView, progress: ViewProgress) -> int:
-    """Build and store the states of every key with events in the longest window."""
+def materialize_windows(
+    repo: FeatureRepo,
+    view: FeatureView,
+    progress: ViewProgress,
+    writer: OnlineWriter | None = None,
+) -> int:
+    """Build and store the states of every key with events in the longest window; with
+    a ``writer``, also each such key's values *at the anchor* in Feast's own online
+    table of the view, so Feast's SDK, ``feast serve`` and UI read the window values
+    of that moment (potluck's reads evaluate the states at any time in the horizon)."""
     from potluck.offline.pull import potluck_source, read_source
     from potluck.windows.online import build_states
 
@@ -111,9 +121,53 @@ def materialize_windows(repo: FeatureRepo, view: FeatureView, progress: ViewProg
     columns = {n: [key[i] for key in states] for i, n in enumerate(names)}
     encoded = _encoded(view, columns) if states else []
     written = _store(repo).write(view.name, dict(zip(encoded, states.values(), strict=True)))
+    if writer is not None and states:
+        at_anchor = _values_at(
+            view, events, key_columns, source.timestamp_field, progress.end, states
+        )
+        writer.write(layout_of(config, view), at_anchor, _TS, None)
     progress.done = {0: written}
     repo.store.registry.apply_materialization(view, config.project, progress.start, progress.end)
     return written
+
+
+_TS = "__potluck_ts"
+
+
+def _values_at(
+    view: FeatureView,
+    events: pa.Table,
+    key_columns: list[str],
+    timestamp: str,
+    at: datetime,
+    keys: Mapping[tuple[Any, ...], Any],
+) -> pa.Table:
+    """Every key's window values at ``at`` (the offline kernel: the same values the
+    states read at ``at``), as Feast's online rows: join keys, ``_TS``, features."""
+    from feast.type_map import feast_value_type_to_pa
+
+    from potluck.windows.offline import compute
+
+    specs = window_features_of(view) or []
+    types, _ = _keys(view)
+    entity = {
+        c: pa.array([k[i] for k in keys], events.schema.field(c).type)
+        for i, c in enumerate(key_columns)
+    }
+    entity["event_timestamp"] = pa.array([at] * len(keys), pa.timestamp("us", "UTC"))
+    values = compute(events, key_columns, timestamp, pa.table(entity), specs)
+    columns: dict[str, pa.Array] = {
+        name: values[column].combine_chunks()
+        for name, column in zip(types, key_columns, strict=True)
+    }
+    columns[_TS] = values["event_timestamp"].combine_chunks()
+    for field in view.features:
+        columns[field.name] = (
+            values[field.name]
+            .cast(feast_value_type_to_pa(field.dtype.to_value_type()))
+            .combine_chunks()
+        )
+    return pa.table(columns)
 
 
 def windowed_views(repo: FeatureRepo, refs: Sequence[str] | None) -> dict[str, FeatureView]:

@@ -171,7 +171,7 @@ class _Run:
         if window_features_of(view) is not None and self.writer is not None:
             from potluck.online._windows import materialize_windows
 
-            rows = materialize_windows(self.repo, view, progress)
+            rows = materialize_windows(self.repo, view, progress, self.writer)
             self.on_progress(view.name, rows, rows)
             return rows
         config = self.repo.config

@@ -107,13 +107,13 @@ def build_catalog(repo: FeatureRepo, *, models: bool = True) -> dict[str, Any]:
                 "online": v.online,
                 "description": _text(v.description),
                 "owner": v.owner,
-                "tags": dict(v.tags),
+                "tags": dict(sorted(v.tags.items())),
                 "fields": [
                     {
                         "name": f.name,
                         "dtype": str(f.dtype),
                         "description": _text(f.description),
-                        "tags": dict(f.tags),
+                        "tags": dict(sorted(f.tags.items())),
                     }
                     for f in v.features
                 ],
@@ -136,7 +136,7 @@ def build_catalog(repo: FeatureRepo, *, models: bool = True) -> dict[str, Any]:
                 "name": s.name,
                 "description": _text(s.description),
                 "owner": s.owner,
-                "tags": dict(s.tags),
+                "tags": dict(sorted(s.tags.items())),
                 "features": {
                     p.name_to_use(): [f.name for f in p.features]
                     for p in s.feature_view_projections
