@@ -48,6 +48,7 @@ __all__ = [
     "online_features",
     "online_features_arrow",
     "read_columns",
+    "resolved_features",
 ]
 
 _TS = "__ts"  # Feast's suffix for event timestamps in OnlineResponse.to_dict
@@ -119,6 +120,12 @@ def _cached(repo: FeatureRepo, features: str | Sequence[str], what: str, make: A
     if hit is None or hit[1] != resolved[1]:
         hit = entry[(key, what)] = (make(resolved[0]), resolved[1])
     return hit[0]
+
+
+def resolved_features(repo: FeatureRepo, features: str | Sequence[str]) -> Any:
+    """``repo.resolve(features)``, kept one registry cache period (as the reads keep it):
+    the per-request paths (predictions) resolve once per period, not per call."""
+    return _cached(repo, features, "as_resolved", lambda resolved: resolved)
 
 
 def _join_keys(repo: FeatureRepo, features: str | Sequence[str]) -> list[str]:

@@ -108,8 +108,10 @@ def _hidden(repo: FeatureRepo, scorer: Scorer) -> frozenset[str]:
 
 
 def _tagged_pii(repo: FeatureRepo, scorer: Scorer) -> frozenset[str]:
+    from potluck.online.reads import resolved_features
+
     try:
-        return repo.resolve(_features_argument(scorer)).pii
+        return resolved_features(repo, _features_argument(scorer)).pii  # type: ignore[no-any-return]
     except Exception:  # the features are gone from the registry: the contract still holds
         return frozenset()
 
@@ -139,9 +141,9 @@ def _entity_keys(
 ) -> dict[str, list[Any]]:
     """Request ids as the join-key columns of the model's features, typed by the entity."""
     from potluck.deployment import active_deployment
-    from potluck.online.reads import entity_columns
+    from potluck.online.reads import entity_columns, resolved_features
 
-    keys = repo.resolve(features).join_keys
+    keys = resolved_features(repo, features).join_keys
     deployment = active_deployment(repo.settings)
     for entity in deployment.entities:
         if set(entity.key_names) == set(keys):
