@@ -94,6 +94,17 @@ class ModelCache:
                     self._scorers[(name, number)] = scorer
         return scorer
 
+    def warm(self, name: str | None, version: int | None, alias: str | None) -> bool:
+        """True when :meth:`get` would answer from memory: the version (or a fresh alias
+        resolution) and its scorer are cached, so no registry call or model load."""
+        name = name or default_model_name(self.settings)
+        if version is None:
+            cached = self._versions.get((name, alias or self.settings.serving_alias))
+            if cached is None or time.monotonic() - cached[1] >= ALIAS_TTL_S:
+                return False
+            version = cached[0]
+        return (name, version) in self._scorers
+
     def forget_aliases(self, name: str) -> None:
         for key in [k for k in self._versions if k[0] == name]:
             self._versions.pop(key, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from potluck.api.deps import ModelsDep, ReadScope, RepoDep, SettingsDep
 from potluck.api.routes._responses import BODY_ERRORS, READ_ERRORS
@@ -24,17 +25,29 @@ _ERRORS = BODY_ERRORS
 _BATCH_ERRORS = {**_ERRORS, 403: READ_ERRORS[404], 409: READ_ERRORS[404]}
 
 
+# A small request with its model in memory runs on the event loop: for a sync endpoint
+# FastAPI hops to its thread pool twice (the endpoint, then the response's
+# serialization), which on 2 busy cores cost more than the prediction itself (~0.5 ms).
+# Anything that may wait -- a model load, an alias asked of MLflow, many rows -- still
+# runs in the pool, so the loop never blocks for long.
+INLINE_MAX_ROWS = 16
+
+
 @router.post("/predictions/online", responses=_ERRORS)
-def predict_online(
+async def predict_online(
     request: Request, body: OnlinePredictionCreate, repo: RepoDep, cache: ModelsDep, _: ReadScope
 ) -> OnlinePredictionPublic:
     """By entity ids (online store + on-demand features) or by raw feature values.
 
     Without ``version`` or ``alias`` the version promoted to the serving alias answers
     (``production`` by default); the answer names the version and alias."""
-    audit: dict[str, Any] = {"entities": len(body.entity_ids or body.rows or [])}
+    rows = len(body.entity_ids or body.rows or [])
+    audit: dict[str, Any] = {"entities": rows}
     request.state.audit = audit
-    answer = service.predict_online(repo, cache, body)
+    if rows <= INLINE_MAX_ROWS and cache.warm(body.model, body.version, body.alias):
+        answer = service.predict_online(repo, cache, body)
+    else:
+        answer = await run_in_threadpool(service.predict_online, repo, cache, body)
     audit.update(model=answer.model, version=answer.version)
     return answer
 
