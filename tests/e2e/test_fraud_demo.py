@@ -165,7 +165,7 @@ def test_feast_sdk_reads_the_window_values_of_the_materialization(
     from potluck.online.reads import online_features
     from potluck.settings import Settings
 
-    home, summary = fraud
+    home, _ = fraud
     anchor = datetime.fromisoformat(AS_OF) - timedelta(hours=1)  # where the stream took over
     repo = FeatureRepo(Settings(profile="embedded", home=home, deployment="fraud"))
     feast = FeatureStore(repo_path=str(home / "feature_repo"))
