@@ -110,9 +110,10 @@ def demo(
 
 def _stream_rows(table: Table, stream: dict[str, Any]) -> None:
     """The demo's replay: throughput, freshness, alerts, and the online == offline proof."""
+    rate = stream["events_per_s"]
     table.add_row(
         f"stream {stream['source']} (replayed)",
-        f"{stream['applied']:,} events, {stream['events_per_s']:,.0f} events/s, "
+        f"{stream['applied']:,} events, {'-' if rate is None else f'{rate:,.0f}'} events/s, "
         f"{stream['dead']} dead-lettered",
     )
     table.add_row(
