@@ -180,13 +180,11 @@ class _Events:
 
 
 def _sum_parts(ev: _Events, f: WindowFeature, lo: np.ndarray, hi: np.ndarray, codes: Any) -> Any:
-    """(n, shifted sum, shifted sum of squares, key shift, int sum or None, rounding
-    bound of the spread) per row."""
+    """(n, shifted sum, key shift, int sum or None) per row; shared by the sum, mean
+    and stddev features of one column, filter and window (the ranges are the window's)."""
     assert f.column
     x, typ = ev.numbers(f.column)
     m = ev.mask(f)
-    n = ev.count_prefix(f)
-    count = n[hi] - n[lo]
 
     def shifted() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         xf = np.where(m, x.astype(np.float64), 0.0)
@@ -194,20 +192,39 @@ def _sum_parts(ev: _Events, f: WindowFeature, lo: np.ndarray, hi: np.ndarray, co
         counts = np.bincount(ev.codes, weights=m, minlength=ev.n_keys)
         shift = weights / np.maximum(counts, 1)
         d = np.where(m, xf - shift[ev.codes], 0.0).astype(_LD)
-        return _prefix(d, _LD), _prefix(d * d, _LD), shift
+        return d, _prefix(d, _LD), shift
 
-    p1, p2, shift = ev.cached(("shifted", f.column, f.filter), shifted)
-    row_shift = np.where(codes >= 0, shift[np.maximum(codes, 0)] if len(shift) else 0.0, 0.0)
-    int_sum = None
-    if pa.types.is_integer(typ) or pa.types.is_boolean(typ):
-        pi = ev.cached(("isum", f.column, f.filter), lambda: _prefix(np.where(m, x, 0), _I64))
-        int_sum = pi[hi] - pi[lo]
-    # What rounding in the prefix sums can leave in ``s2 - s1**2 / n``: a variance below it
-    # is indistinguishable from 0 (equal values then give exactly 0 on every engine).
+    def parts() -> tuple[Any, ...]:
+        n = ev.count_prefix(f)
+        _, p1, shift = ev.cached(("shifted", f.column, f.filter), shifted)
+        row_shift = np.where(codes >= 0, shift[np.maximum(codes, 0)] if len(shift) else 0.0, 0.0)
+        int_sum = None
+        if pa.types.is_integer(typ) or pa.types.is_boolean(typ):
+            pi = ev.cached(("isum", f.column, f.filter), lambda: _prefix(np.where(m, x, 0), _I64))
+            int_sum = pi[hi] - pi[lo]
+        return n[hi] - n[lo], p1[hi] - p1[lo], row_shift, int_sum
+
+    return ev.cached(("parts", f.column, f.filter, f.window_us), parts)
+
+
+def _spread(
+    ev: _Events, f: WindowFeature, lo: np.ndarray, hi: np.ndarray, count: np.ndarray, s1: Any
+) -> Any:
+    """``S2 - S1^2 / n`` of the shifted values per row, with what rounding in the prefix
+    sums can leave in it treated as 0 (equal values then give exactly 0 on every engine)."""
+    p1 = ev.cached(("shifted", f.column, f.filter), lambda: None)[1]
+    p2 = ev.cached(
+        ("shifted2", f.column, f.filter),
+        lambda: _prefix(
+            np.square(ev.cached(("shifted", f.column, f.filter), lambda: None)[0]), _LD
+        ),
+    )
+    s2 = p2[hi] - p2[lo]
     noise = np.abs(p2[hi]) + np.abs(p2[lo])
     noise += (np.abs(p1[hi]) + np.abs(p1[lo])) ** 2 / np.maximum(count, 1)
     noise *= 16 * np.finfo(_LD).eps
-    return count, p1[hi] - p1[lo], p2[hi] - p2[lo], row_shift, int_sum, noise
+    spread = s2 - s1 * s1 / np.maximum(count, 1)
+    return np.where(spread <= noise, 0, spread)
 
 
 def _feature(
@@ -218,7 +235,7 @@ def _feature(
         c = ev.count_prefix(f)
         return pa.array(c[hi] - c[lo], pa.int64())
     if f.function in ("sum", "mean", "stddev"):
-        n, s1, s2, shift, int_sum, noise = _sum_parts(ev, f, lo, hi, codes)
+        n, s1, shift, int_sum = _sum_parts(ev, f, lo, hi, codes)
         empty = n == 0
         if f.function == "sum":
             if int_sum is not None:
@@ -231,8 +248,7 @@ def _feature(
                 else:
                     value = ((s1 + n * shift) / np.maximum(n, 1)).astype(np.float64)
                 return pa.array(value, pa.float64(), mask=empty)
-            spread = s2 - s1 * s1 / np.maximum(n, 1)
-            spread = np.where(spread <= noise, 0, spread)  # rounding, not spread
+            spread = _spread(ev, f, lo, hi, n, s1)
             var = spread / np.maximum(n - 1, 1)
             value = np.sqrt(np.maximum(var, 0).astype(np.float64))
             return pa.array(value, pa.float64(), mask=n < 2)
@@ -306,10 +322,10 @@ def _min_max(ev: _Events, f: WindowFeature, lo: np.ndarray, hi: np.ndarray) -> p
     return storage.cast(typ) if storage.type != typ else storage
 
 
-def _search(sorted_values: np.ndarray, needles: np.ndarray) -> np.ndarray:
-    """``searchsorted(..., "right")`` with the needles sorted first: neighbouring
-    needles then probe neighbouring memory (about 2x faster for large random input)."""
-    order = np.argsort(needles)
+def _search(sorted_values: np.ndarray, needles: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``searchsorted(..., "right")`` with the needles taken in ``order`` (sorted, or
+    nearly): neighbouring needles then probe neighbouring memory (about 2x faster for
+    large random input). Any order gives the same answer; only the speed depends on it."""
     out = np.empty(len(needles), dtype=_I64)
     out[order] = np.searchsorted(sorted_values, needles[order], "right")
     return out
@@ -351,13 +367,17 @@ def compute(
     table = events.select(sorted(needed)).take(rows)
     ev = _Events(table, ev_codes[rows], ev_t[rows], n_keys)
     usable = (en_codes >= 0) & en_valid
-    hi = _search(composite, ordinal.query(en_codes, en_t))
+    at = ordinal.query(en_codes, en_t)
+    # (code, t - w) sorts as (code, t) does (a shift within each key, then clipping):
+    # one argsort of the query rows serves every window's search
+    by_query = np.argsort(at)
+    hi = _search(composite, at, by_query)
     hi = np.where(usable, hi, 0)
     out = entity_rows
     lows: dict[int, np.ndarray] = {}  # features sharing a window share its range starts
     for f in features:
         if f.window_us not in lows:
-            lo = _search(composite, ordinal.query(en_codes, en_t - f.window_us))
+            lo = _search(composite, ordinal.query(en_codes, en_t - f.window_us), by_query)
             lows[f.window_us] = np.where(usable, lo, 0)
         out = out.append_column(f.name, _feature(ev, f, lows[f.window_us], hi, en_codes, en_t))
     return out

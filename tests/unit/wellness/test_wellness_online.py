@@ -125,20 +125,25 @@ def test_energy_service_with_request_context_through_potluck(repo: FeatureRepo) 
 
 
 def test_energy_service_through_the_feast_sdk(repo: FeatureRepo) -> None:
-    """Feast's own ``get_online_features`` reads Feast's online rows; a windowed view has
-    none (its online form is potluck's per-key state, which Feast cannot evaluate), so
-    every window feature is None and the on-demand views compute from nulls: the
-    formulas' defaults (reference energy 5.5, the 14:00 dip -0.5 -> 5.0; confidence 0.3)."""
+    """Feast's own ``get_online_features`` cannot evaluate the window states; the
+    materialization also wrote each user's window values *at its anchor* (AS_OF) into
+    Feast's online rows, so the SDK returns what potluck reads at AS_OF -- the
+    request-context on-demand views computed from them included."""
     store = repo.store
+    users = USERS[:3]
     response = store.get_online_features(
         features=store.get_feature_service("energy_prediction_v1"),
-        entity_rows=[{"user_id": "user-1", **CONTEXT}],
+        entity_rows=[{"user_id": u, **CONTEXT} for u in users],
     ).to_dict()
-    assert response["user_id"] == ["user-1"]
-    for name in FEATURES_OF["user_activity_features"] + FEATURES_OF["sleep_features"]:
-        assert response[name] == [None], name
-    assert response["predicted_energy"] == [pytest.approx(5.0)]
-    assert response["energy_confidence"] == [pytest.approx(0.3)]
+    entities = {"user_id": users, **{k: [v] * 3 for k, v in CONTEXT.items()}}
+    ours = online_features(repo, "energy_prediction_v1", entities, now=AS_OF)
+    assert response["user_id"] == users
+    names = FEATURES_OF["user_activity_features"] + FEATURES_OF["sleep_features"]
+    assert any(response["activity_count_24h"])  # values, not the nulls of no rows
+    for name in [*names, "predicted_energy", "energy_confidence"]:
+        for i, row in enumerate(ours):
+            if name in row:
+                assert _same(response[name][i], row[name]), (name, response[name][i], row[name])
 
 
 def test_push_online_only_updates_the_states_not_the_source(repo: FeatureRepo) -> None:
