@@ -361,7 +361,11 @@ def compute(
     n_keys = int(all_codes.max()) + 1 if len(all_codes) else 1
     ordinal = _Ordinal(ev_t[keep], n_keys)
     composite = ordinal.events(ev_codes[keep], ev_t[keep])
-    order = np.argsort(composite, kind="stable")  # stable: ties keep input order
+    # Only ``last`` sees the order of events with equal (key, time): its tie rule is
+    # "later in input", which needs the stable sort. Every other function is the same
+    # in any tie order, and the unstable sort is 1.5-4x faster.
+    stable = any(f.function == "last" for f in features)
+    order = np.argsort(composite, kind="stable" if stable else "quicksort")
     composite = composite[order]
     rows = keep[order]
     table = events.select(sorted(needed)).take(rows)
