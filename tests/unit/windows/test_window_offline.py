@@ -20,12 +20,19 @@ from potluck.windows.spec import WindowFeature
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _check(events: list[dict], rows: list[dict], keys: list[str], shuffle: Any = None) -> None:
+def _check(
+    events: list[dict],
+    rows: list[dict],
+    keys: list[str],
+    shuffle: Any = None,
+    part_events: int | None = None,
+) -> None:
     table = to_table(events)
     if shuffle is not None:  # late / unsorted input: same multiset, another order
         table = table.take(pa.array(shuffle, pa.int64()))
         events = [events[i] for i in shuffle]
-    got = compute(table, keys, "ts", rows_table(rows), FEATURES).to_pylist()
+    parts = {} if part_events is None else {"part_events": part_events}
+    got = compute(table, keys, "ts", rows_table(rows), FEATURES, **parts).to_pylist()
     want = reference(events, keys, "ts", rows, FEATURES)
     fv = [abs(e["fv"]) for e in events if e["fv"] is not None and not math.isnan(e["fv"])]
     scale = max(fv, default=1.0)
@@ -46,6 +53,17 @@ def test_int_key_matches_reference(data: tuple[list[dict], list[dict]]) -> None:
 @given(events_and_rows())
 def test_composite_key_matches_reference(data: tuple[list[dict], list[dict]]) -> None:
     _check(*data, keys=["k", "k2"])
+
+
+@SETTINGS
+@given(events_and_rows(), st.integers(min_value=1, max_value=6))
+def test_parts_of_a_few_events_answer_the_same(
+    data: tuple[list[dict], list[dict]], part_events: int
+) -> None:
+    """The kernel works over parts of whole keys (bounded memory): with parts of one to
+    six events -- a part per key or several keys per part -- every value still matches."""
+    _check(*data, keys=["k"], part_events=part_events)
+    _check(*data, keys=["k", "k2"], part_events=part_events)
 
 
 @SETTINGS
