@@ -97,6 +97,13 @@ class _Ordinal:
             return codes * self.base + (times - self.t0)
         return codes * self.base + np.searchsorted(self.unique, times, "left") + 1
 
+    def split(self, composite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, times) back from :meth:`events`' values (the offset is in [1, base))."""
+        codes, offset = np.divmod(composite, self.base)
+        if self.unique is None:
+            return codes, offset + self.t0
+        return codes, self.unique[offset - 1]
+
     def query(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray:
         if self.unique is None:
             return codes * self.base + (np.clip(times, self.t0, self.t1) - self.t0)
@@ -137,34 +144,38 @@ def compute(
     if missing:
         raise ValueError(f"events lack columns {sorted(missing)}")
     all_codes = _codes(events, entity_rows, keys)
-    ev_codes, en_codes = all_codes[: events.num_rows], all_codes[events.num_rows :]
+    n_keys = int(all_codes.max()) + 1 if len(all_codes) else 1
+    ev_codes, en_codes = all_codes[: events.num_rows], all_codes[events.num_rows :].copy()
     ev_t, ev_valid = micros(events[timestamp_column])
     en_t, en_valid = micros(entity_rows[entity_timestamp_column])
-    keep = np.flatnonzero((ev_codes >= 0) & ev_valid)
-    n_keys = int(all_codes.max()) + 1 if len(all_codes) else 1
-    ordinal = _Ordinal(ev_t[keep], n_keys)
-    composite = ordinal.events(ev_codes[keep], ev_t[keep])
+    ev_valid &= ev_codes >= 0
+    keep = None if ev_valid.all() else np.flatnonzero(ev_valid)
+    if keep is not None:
+        ev_codes, ev_t = ev_codes[keep], ev_t[keep]
+    ordinal = _Ordinal(ev_t, n_keys)
+    composite = ordinal.events(ev_codes, ev_t)
+    # Memory: from here on the events are their sorted ordinals (codes and times come
+    # back from them per part) and their input positions; nothing else of size E.
+    del all_codes, ev_codes, ev_t, ev_valid
     # Only ``last`` sees the order of events with equal (key, time): its tie rule is
     # "later in input", which needs the stable sort. Every other function is the same
     # in any tie order, and the unstable sort is 1.5-4x faster.
     stable = any(f.function == "last" for f in features)
-    order = np.argsort(composite, kind="stable" if stable else "quicksort")
-    composite = composite[order]
-    rows = keep[order]
-    sorted_codes = ev_codes[rows]
-    en_codes = en_codes.copy()  # a view of all_codes: copied, the events' codes freed
-    del order, keep, all_codes, ev_codes
+    rows = np.argsort(composite, kind="stable" if stable else "quicksort")
+    composite = composite[rows]
+    if keep is not None:
+        rows = keep[rows]
+    del keep
     usable = (en_codes >= 0) & en_valid
     source = events.select(sorted(needed))
     columns: dict[str, list[pa.Array]] = {f.name: [] for f in features}
     placed: list[np.ndarray] = []
-    for first, last, a, b in _parts(sorted_codes, n_keys, part_events):
+    for first, last, a, b in _parts(composite, ordinal, n_keys, part_events):
         mine = np.flatnonzero(usable & (en_codes >= first) & (en_codes < last))
         if first == 0:  # unusable rows ride with the first part, over an empty range
             mine = np.concatenate([np.flatnonzero(~usable), mine])
-        part = Events(
-            source.take(rows[a:b]), sorted_codes[a:b] - first, ev_t[rows[a:b]], last - first
-        )
+        part_codes, part_times = ordinal.split(composite[a:b])
+        part = Events(source.take(rows[a:b]), part_codes - first, part_times, last - first)
         codes = np.where(usable[mine], en_codes[mine] - first, -1)
         answers = _answer(
             part, composite[a:b], ordinal, codes, en_codes[mine], en_t[mine], features
@@ -182,16 +193,19 @@ def compute(
     return out
 
 
-def _parts(sorted_codes: np.ndarray, n_keys: int, size: int) -> list[tuple[int, int, int, int]]:
+def _parts(
+    composite: np.ndarray, ordinal: _Ordinal, n_keys: int, size: int
+) -> list[tuple[int, int, int, int]]:
     """(first code, end code, first event, end event) of parts of about ``size`` events
     holding whole keys, covering the codes ``[0, n_keys)``."""
     cuts = [0]
-    for at in range(size, len(sorted_codes), size):
-        code = int(sorted_codes[at])
+    for at in range(size, len(composite), size):
+        code = int(composite[at]) // ordinal.base
         if code > cuts[-1]:
             cuts.append(code)
     cuts.append(n_keys)
-    bounds = np.searchsorted(sorted_codes, cuts, "left")
+    # a key's events start after ordinal code * base (their offsets are >= 1)
+    bounds = np.searchsorted(composite, np.asarray(cuts, dtype=_I64) * ordinal.base, "left")
     return [
         (cuts[i], cuts[i + 1], int(bounds[i]), int(bounds[i + 1])) for i in range(len(cuts) - 1)
     ]
