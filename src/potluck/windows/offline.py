@@ -66,11 +66,10 @@ def _codes(events: pa.Table, entity: pa.Table, keys: Sequence[str]) -> np.ndarra
             b = b.cast(a.type)
         enc = pc.dictionary_encode(pa.concat_arrays([a, b]))
         idx = np.asarray(pc.fill_null(enc.indices.cast(pa.int64()), -1).to_numpy(), _I64)
+        if len(keys) == 1:
+            return idx  # dictionary indices are dense already; -1 marks a null key
         both = (codes >= 0) & (idx >= 0)
         combined = np.where(both, codes * max(len(enc.dictionary), 1) + idx, -1)
-        if len(keys) == 1:
-            codes = combined  # dictionary indices are dense already
-            break
         # re-densify so the next key column's product cannot overflow
         _, dense = np.unique(combined, return_inverse=True)
         codes = np.where(both, dense.reshape(-1) - int((combined < 0).any()), -1).astype(_I64)
