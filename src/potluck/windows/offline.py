@@ -21,8 +21,13 @@ keys or rows. Each function is then answered over the ranges:
 * last / time_since_last: the latest qualifying position ``<= hi - 1`` (a running
   maximum of qualifying indices), if it is ``>= lo``.
 
-The min/max and distinct structures live in :mod:`potluck.windows.ranges`. Empty-window
-values and null handling are those of :mod:`potluck.windows.spec`.
+Memory: after the one sort, the events are kept as their sorted ordinals and input
+positions only (two int64 per event); the per-function arrays above (masks, prefix
+sums, long-double shifts) are built for one *part* of about :data:`PART_EVENTS` events
+(whole keys) at a time, with the entity rows of those keys, so they do not grow with the
+input. The per-function answers live in :mod:`potluck.windows._answers`, the min/max
+and distinct structures in :mod:`potluck.windows.ranges`. Empty-window values and null
+handling are those of :mod:`potluck.windows.spec`.
 """
 
 from __future__ import annotations
