@@ -186,3 +186,41 @@ def test_feast_sdk_reads_the_window_values_of_the_materialization(
                 assert feasts == pytest.approx(mine, nan_ok=True), (cards[i], name)
             else:
                 assert feasts == mine, (cards[i], name, feasts, mine)
+
+
+def test_feast_serve_answers_the_same_window_values(fraud: tuple[Path, dict[str, Any]]) -> None:
+    """A real ``feast serve`` on the generated repo returns, for cards with activity,
+    the window values and scores potluck reads at the materialization's anchor."""
+    import urllib.request
+
+    from potluck.devservices import free_port
+    from potluck.features.repo import FeatureRepo
+    from potluck.online.reads import online_features
+    from potluck.settings import Settings
+    from tests.e2e.feast_world import FEAST, server
+
+    home, _ = fraud
+    anchor = datetime.fromisoformat(AS_OF) - timedelta(hours=1)
+    repo = FeatureRepo(Settings(profile="embedded", home=home, deployment="fraud"))
+    cards = [f"card_{i:05d}" for i in range(1, 200)]
+    ours = online_features(repo, "fraud_detection_v1", {"card_id": cards}, now=anchor)
+    port = free_port()
+    args = [FEAST, "serve", "-p", str(port), "--no-access-log"]
+    with server(args, _env(home), home / "feature_repo", f"http://127.0.0.1:{port}/health"):
+        body = json.dumps(
+            {"feature_service": "fraud_detection_v1", "entities": {"card_id": cards}}
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/get-online-features",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    names = answer["metadata"]["feature_names"]
+    served = {name: answer["results"][j]["values"] for j, name in enumerate(names)}
+    active = [i for i, row in enumerate(ours) if row["txn_count_24h"]]
+    assert len(active) > 20
+    for name in ("txn_count_5m", "txn_count_24h", "amount_sum_5m", "velocity_score"):
+        for i in active:
+            assert served[name][i] == pytest.approx(ours[i][name]), (cards[i], name)
