@@ -114,15 +114,6 @@ class _Ordinal:
         return codes * self.base + np.searchsorted(self.unique, times, "right")
 
 
-def _search(sorted_values: np.ndarray, needles: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``searchsorted(..., "right")`` with the needles taken in ``order`` (sorted, or
-    nearly): neighbouring needles then probe neighbouring memory (about 2x faster for
-    large random input). Any order gives the same answer; only the speed depends on it."""
-    out = np.empty(len(needles), dtype=_I64)
-    out[order] = np.searchsorted(sorted_values, needles[order], "right")
-    return out
-
-
 def compute(
     events: pa.Table,
     key_columns: str | Sequence[str],
@@ -178,6 +169,10 @@ def compute(
         mine = np.flatnonzero(usable & (en_codes >= first) & (en_codes < last))
         if first == 0:  # unusable rows ride with the first part, over an empty range
             mine = np.concatenate([np.flatnonzero(~usable), mine])
+        # the part's rows in (key, time) order: every range lookup below then walks the
+        # part's arrays forward instead of jumping at random (the final take restores
+        # the input order)
+        mine = mine[np.argsort(ordinal.query(en_codes[mine], en_t[mine]), kind="stable")]
         part_codes, part_times = ordinal.split(composite[a:b])
         part = Events(source.take(rows[a:b]), part_codes - first, part_times, last - first)
         codes = np.where(usable[mine], en_codes[mine] - first, -1)
@@ -224,18 +219,16 @@ def _answer(
     t: np.ndarray,
     features: Sequence[WindowFeature],
 ) -> dict[str, pa.Array]:
-    """Every feature for the entity rows of one part (``codes`` local, -1: unusable)."""
+    """Every feature for the entity rows of one part (``codes`` local, -1: unusable),
+    given in (key, time) order: ``(code, t - w)`` then sorts the same way (a shift within
+    each key, then clipping), so every window's search probes memory in order."""
     usable = codes >= 0
-    at = ordinal.query(global_codes, t)
-    # (code, t - w) sorts as (code, t) does (a shift within each key, then clipping):
-    # one argsort of the query rows serves every window's search
-    by_query = np.argsort(at)
-    hi = np.where(usable, _search(composite, at, by_query), 0)
+    hi = np.where(usable, np.searchsorted(composite, ordinal.query(global_codes, t), "right"), 0)
     lows: dict[int, np.ndarray] = {}  # features sharing a window share its range starts
     out = {}
     for f in features:
         if f.window_us not in lows:
-            lo = _search(composite, ordinal.query(global_codes, t - f.window_us), by_query)
-            lows[f.window_us] = np.where(usable, lo, 0)
+            starts = ordinal.query(global_codes, t - f.window_us)
+            lows[f.window_us] = np.where(usable, np.searchsorted(composite, starts, "right"), 0)
         out[f.name] = feature_column(part, f, lows[f.window_us], hi, codes, t)
     return out
