@@ -37,12 +37,15 @@ The state cannot re-anchor: moving ``A`` forward would need the raw events of th
 old body. A batch rebuild at least every ``h`` keeps reads exact; :func:`read`
 refuses a ``t`` outside ``[A, A + h]`` rather than answer inexactly.
 
-Bytes (format 2, :mod:`._codec`): a head shared by every key of a view and anchor
-(the anchor, horizon, feature definitions and raw columns; parsed once and cached by
-its bytes), the partials as canonical JSON, and the raw events as packed columns
-(int64 times, float64 / int64 values, JSON for the rest). Format 1 (zlib JSON with
-``Fraction`` sums) is refused with a message to re-materialize. Online values:
-numbers, strings and booleans (temporal columns are read as integer microseconds).
+Bytes (format 2, :mod:`._codec`)::
+
+    0x02 | head: zlib JSON, the same bytes | body: canonical JSON | n | n x i64 | columns:
+         | for every key of a view+anchor  | feature name ->      | raw   times | f64 / i64
+         | (parsed once, cached by bytes)  | partial              | events      | / JSON
+
+Format 1 (zlib JSON with ``Fraction`` sums) is refused with a message to
+re-materialize. Online values: numbers, strings and booleans (temporal columns are read
+as integer microseconds).
 """
 
 from __future__ import annotations
