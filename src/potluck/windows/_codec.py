@@ -53,6 +53,7 @@ __all__ = [
     "clean",
     "dump_body",
     "exact",
+    "inexact",
     "kind_of",
     "merge",
     "pack",
@@ -81,10 +82,16 @@ class Raw:
 
 # --------------------------------------------------------------------------- exact sums
 def exact(v: Any) -> Dyadic:
-    if type(v) is float:
-        m, d = v.as_integer_ratio()
-        return m, d.bit_length() - 1
-    return int(v), 0
+    if isinstance(v, int):  # bool included
+        return int(v), 0
+    # other numbers (Decimal, ...) as the float the offline kernel reads (float64)
+    m, d = float(v).as_integer_ratio()
+    return m, d.bit_length() - 1
+
+
+def inexact(v: Any) -> bool:
+    """Does ``v`` make a sum a float (anything but an integer)?"""
+    return not isinstance(v, int)
 
 
 def add(a: Dyadic, b: Dyadic) -> Dyadic:
@@ -101,7 +108,7 @@ def ratio(a: Dyadic, n: int = 1) -> float:
 
 # --------------------------------------------------------------------------- columns
 def clean(v: Any) -> Any:
-    return None if v is None or (type(v) is float and v != v) else v
+    return None if v is None or (isinstance(v, float) and v != v) else v
 
 
 def kind_of(values: Sequence[Any]) -> str:
@@ -110,8 +117,12 @@ def kind_of(values: Sequence[Any]) -> str:
     for v in values:
         if v is None:
             continue
-        t = type(v)
-        k = "f" if t is float else "i" if t is int and _I64_MIN <= v <= _I64_MAX else "j"
+        if isinstance(v, float):
+            k = "f"
+        elif isinstance(v, int) and not isinstance(v, bool) and _I64_MIN <= v <= _I64_MAX:
+            k = "i"
+        else:
+            k = "j"
         if k == "j":
             return "j"
         if kind == "n":

@@ -38,7 +38,7 @@ def us(t: datetime) -> int:
 
 
 def _null(v: Any) -> bool:
-    return v is None or (type(v) is float and math.isnan(v))
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 class Feature:

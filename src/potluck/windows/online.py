@@ -62,7 +62,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from potluck.windows import _codec as codec
-from potluck.windows._codec import NAN, Raw, StateFormatError, add, exact, ratio
+from potluck.windows._codec import NAN, Raw, StateFormatError, add, exact, inexact, ratio
 from potluck.windows._head import Feature, Head, compiled, empty_body, new_head, us
 from potluck.windows.offline import micros
 from potluck.windows.spec import WindowFeature
@@ -96,7 +96,7 @@ def _fold_body(body: dict[str, Any], fn: str, t: int, v: Any) -> None:
     body["n"] += 1
     if fn in ("sum", "mean", "stddev"):
         x = exact(v)
-        body["float"] = body.get("float", False) or type(v) is float
+        body["float"] = body.get("float", False) or inexact(v)
         body["s1"] = add(body.get("s1", (0, 0)), x)
         if fn == "stddev":
             body["s2"] = add(body.get("s2", (0, 0)), (x[0] * x[0], 2 * x[1]))
@@ -347,7 +347,7 @@ def _value(f: Feature, body: dict[str, Any], picked: list[tuple[int, Any]], now:
     if fn == "count_distinct":
         return len(set(body.get("set", ())).union(values))
     if fn in ("sum", "mean", "stddev"):
-        is_float = body.get("float", False) or any(type(v) is float for v in values)
+        is_float = body.get("float", False) or any(inexact(v) for v in values)
         s1 = body.get("s1", (0, 0))
         for v in values:
             s1 = add(s1, exact(v))
