@@ -42,10 +42,12 @@ def _send(repo: FeatureRepo, rows: list[dict]) -> None:
     log.close()
 
 
-def test_redis_stream_to_online_equals_batch(repo: FeatureRepo) -> None:
+@pytest.mark.parametrize("commit_keys", [500, 3])  # 3: each batch in several key partitions
+def test_redis_stream_to_online_equals_batch(repo: FeatureRepo, commit_keys: int) -> None:
     before = offline_rows(repo).num_rows
     _send(repo, events(300, seed=4))
-    progress = Processor(repo, ["txns"], StreamOptions(batch=100, block_ms=10)).run(idle_exit_s=0.3)
+    options = StreamOptions(batch=100, block_ms=10, commit_keys=commit_keys)
+    progress = Processor(repo, ["txns"], options).run(idle_exit_s=0.3)
     assert progress.applied == 300
     assert offline_rows(repo).num_rows == before + 300
     assert_online_equals_batch(repo, now())
@@ -57,8 +59,11 @@ def test_redis_stream_to_online_equals_batch(repo: FeatureRepo) -> None:
     log.close()
 
 
-def test_bad_late_out_of_order_and_duplicate_events_on_redis(repo: FeatureRepo) -> None:
-    check_bad_events(repo)
+@pytest.mark.parametrize("commit_keys", [500, 2])
+def test_bad_late_out_of_order_and_duplicate_events_on_redis(
+    repo: FeatureRepo, commit_keys: int
+) -> None:
+    check_bad_events(repo, commit_keys)
 
 
 def test_two_consumers_share_work_and_one_claims_the_dead_ones_pending(

@@ -69,6 +69,18 @@ def run(
     idle_exit: Annotated[
         float | None, typer.Option(help="Stop after this many idle seconds.")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local: the in-process processor; spark: Structured Streaming micro-batches"
+            " of the pending events (availableNow) on the Spark session of the settings"
+            " (Redis online store only), then exit."
+        ),
+    ] = "local",
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="Spark checkpoint directory (default: HOME/streams/spark)."),
+    ] = None,
     json_out: JsonOut = None,
 ) -> None:
     """Consume events: validate, update online values and window states, append offline."""
@@ -79,6 +91,11 @@ def run(
     from potluck.features.repo import FeatureRepo
     from potluck.streams.processor import Processor, StreamOptions
 
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter(f"engine must be local or spark, not {engine!r}")
+    if engine == "spark":
+        _run_on_spark(source, lateness, checkpoint, json_out)
+        return
     options = StreamOptions(
         group=group,
         batch=batch,
@@ -99,6 +116,24 @@ def run(
             progress = processor.progress
     processor.log.close()
     emit(asdict(progress), json_out)
+
+
+def _run_on_spark(
+    sources: list[str] | None, lateness: float, checkpoint: Path | None, json_out: Path | None
+) -> None:
+    """``stream_on_spark``: the same kernel as the local processor, in Spark's workers."""
+    from potluck.connectors.spark.session import spark_session
+    from potluck.features.repo import FeatureRepo
+    from potluck.streams.spark import stream_on_spark
+
+    settings = load_settings()
+    where = checkpoint or settings.home / "streams" / "spark"
+    where.mkdir(parents=True, exist_ok=True)
+    appended = stream_on_spark(
+        FeatureRepo(settings), sources, spark_session(), str(where), lateness_s=lateness
+    )
+    console.print(kv_table("stream run on Spark: rows appended offline", appended))
+    emit({"engine": "spark", "checkpoint": str(where), "appended": appended}, json_out)
 
 
 @stream_app.command("status")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
     from potluck.features.resolve import ResolvedFeatures
 
-__all__ = ["LateView", "key_columns", "late_views"]
+__all__ = ["LateView", "key_columns", "key_names", "late_views"]
 
 
 @dataclass
@@ -105,14 +105,24 @@ def late_views(
     return out
 
 
-def key_columns(
-    repo: FeatureRepo, entities: Mapping[str, Sequence[Any]], refs: Sequence[str]
-) -> Mapping[str, Sequence[Any]]:
-    """The join-key columns of ``entities`` (request data left out); all when unsure."""
+def key_names(repo: FeatureRepo, refs: Sequence[str]) -> frozenset[str]:
+    """The join keys of the views of ``refs``."""
     views = {r.split(":", 1)[0] for r in refs}
     names: set[str] = set()
     for view in repo.store.registry.list_feature_views(repo.config.project, allow_cache=True):
         if view.name in views:
             names.update(c.name for c in view.entity_columns)
+    return frozenset(names)
+
+
+def key_columns(
+    repo: FeatureRepo,
+    entities: Mapping[str, Sequence[Any]],
+    refs: Sequence[str],
+    names: frozenset[str] | None = None,
+) -> Mapping[str, Sequence[Any]]:
+    """The join-key columns of ``entities`` (request data left out); all when unsure.
+    ``names``: :func:`key_names` of ``refs`` when the caller keeps them."""
+    names = key_names(repo, refs) if names is None else names
     keys = {k: v for k, v in entities.items() if k in names}
     return keys or entities

@@ -204,7 +204,7 @@ def read_windows(
     at: datetime,
 ) -> tuple[dict[str, list[Any]], list[bool], list[bool]]:
     """(name -> values, found per row, stale per row) of window features at time ``at``."""
-    from potluck.windows.online import read
+    from potluck.windows.online import OutOfRange, read
 
     wanted = _wanted(view, names)
     types, _ = _keys(view)
@@ -230,7 +230,7 @@ def read_windows(
         if key not in cache:
             try:
                 cache[key] = read(blob, at, wanted)
-            except ValueError:  # outside [A, A + h]: not exact any more
+            except OutOfRange:  # outside [A, A + h]: not exact any more
                 cache[key] = None
         got = cache[key]
         if got is None:

@@ -230,13 +230,15 @@ def read_columns(
     split = _split(repo, features)
     if split is None:
         return _plain_columns(repo, features, entities, now, apply_ttl)
-    from potluck.online._late import key_columns
+    from potluck.online._late import key_columns, key_names
     from potluck.online._windows import read_windows
 
     plain, groups, order, late = split
     at = now or datetime.now(UTC)
     read = Read([], {}, [False] * n, {}, {})
-    keys = key_columns(repo, entities, [*plain, *(f"{v.name}:" for v in groups)])
+    refs = [*plain, *(f"{v.name}:" for v in groups)]
+    names = _cached(repo, features, "key_names", lambda _: key_names(repo, refs))
+    keys = key_columns(repo, entities, refs, names)
     if plain:
         read = _plain_columns(repo, plain, keys, at, apply_ttl)
     for view, wanted in groups.items():

@@ -87,8 +87,19 @@ class WindowStateStore:
                         ).fetchall()
                     )
                 return [found.get(k) for k in keys]
+            from potluck.online.stores.redis._common import roundtrip
+
+            # packed by hand on one pooled connection, as the latest-value reader does:
+            # redis-py's command machinery cost more than the round trip for one key
             prefix = self._prefix(view)
-            return list(self._client.mget([prefix + k for k in keys]))
+            args = [b"MGET", *(prefix + k for k in keys)]
+            payload = b"*%d\r\n" % len(args) + b"".join(
+                b"$%d\r\n%s\r\n" % (len(a), a) for a in args
+            )
+            (reply,) = roundtrip(self._client, payload, 1)
+            if isinstance(reply, Exception):
+                raise reply
+            return list(reply)
         except Exception as exc:
             raise SourceError(
                 view, f"{self.kind} online store", f"{type(exc).__name__}: {exc}"

@@ -10,18 +10,20 @@ same bytes for the same events.
 Per event, in order: a producer ``event_id`` already seen (or repeated in the batch)
 is a duplicate and skipped; an event older than ``watermark - allowed lateness`` is
 dead-lettered as ``late``; every other event folds into its key's window state of each
-windowed view (``windows.online.update_state``: the same form batch materialization
-writes, late events landing in the right windows) and, when it is the key's newest,
+windowed view (the same form batch materialization writes, late events landing in the
+right windows: the batch is sorted once by (key, time) and each key's run of events is
+folded with one ``windows.online.update_state_columns`` call, one decode and one encode
+of its state per batch) and, when it is the key's newest,
 becomes the latest value of each latest-value view (Feast's rule: a row never replaces
 one with an event time at or after its own).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -171,7 +173,6 @@ def compute(
     lateness: timedelta,
 ) -> Writes:
     """The writes of one batch of validated ``rows`` (see the module doc)."""
-    from potluck.windows.online import empty_state, update_state_rows
 
     out = Writes()
     times = micros_of(rows[plan.timestamp])
@@ -207,26 +208,15 @@ def compute(
         return out
     newest = int(times[index].max())
     out.watermark = newest if snapshot.watermark is None else max(snapshot.watermark, newest)
-    records = _records(good) if plan.windowed else []
-    good_times = [int(t) for t in times[index]]
+    good_times = times[index]
     for target in plan.targets:
         view_keys = [keys[target.name][i] for i in index]
         if target.windowed:
-            groups: dict[bytes, list[int]] = defaultdict(list)
-            for at, key in enumerate(view_keys):
-                groups[key].append(at)
-            anchor = to_datetime(snapshot.anchors[target.name])
-            states = snapshot.states[target.name]
-            written = out.states.setdefault(target.name, {})
-            empty = empty_state(target.features, plan.timestamp, anchor, target.horizon)
-            for key, rows_of_key in groups.items():
-                written[key] = update_state_rows(
-                    states.get(key) or empty,
-                    [good_times[j] for j in rows_of_key],
-                    [records[j] for j in rows_of_key],
-                )
+            out.states[target.name] = _fold_states(
+                plan, target, good, good_times, view_keys, snapshot
+            )
         else:
-            out.latest[target.name] = _latest(target, good, view_keys, times[index], snapshot)
+            out.latest[target.name] = _latest(target, good, view_keys, good_times, snapshot)
     return out
 
 
@@ -253,16 +243,47 @@ def _latest(
     return [k for k, _ in picked], [int(times[i]) for _, i in picked], pa.table(columns)
 
 
-def _records(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as dicts, temporal columns as integer microseconds (the states' form)."""
+def _fold_states(
+    plan: SourcePlan,
+    target: Target,
+    good: pa.Table,
+    times: np.ndarray,
+    keys: list[bytes],
+    snapshot: Snapshot,
+) -> dict[bytes, bytes]:
+    """The new state of each key of the batch: the batch sorted once by (key, time) --
+    stable, so ties keep input order -- and each key's run of events folded into its
+    state in one call (one decode and one encode per key and batch)."""
+    from potluck.windows.online import empty_state, update_state_columns
+
+    encoded = pa.array(keys, pa.binary()).dictionary_encode()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    unique = encoded.dictionary.to_pylist()
+    order = np.lexsort((times, codes))
+    ordered_codes = codes[order]
+    starts = [0, *(np.flatnonzero(np.diff(ordered_codes)) + 1).tolist(), len(order)]
+    take = pa.array(order, pa.int64())
+    names = sorted({c for f in target.features for c in f.columns})
     columns = {}
-    for name in table.column_names:
-        column = table[name]
-        if pa.types.is_temporal(column.type):
-            column = column.cast(pa.int64())
-        columns[name] = column.to_pylist()
-    names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    for name in names:
+        column = good[name] if name in good.column_names else None
+        if column is not None and pa.types.is_temporal(column.type):
+            column = column.cast(pa.int64())  # the states' form: integer microseconds
+        columns[name] = [] if column is None else column.take(take).to_pylist()
+    ordered_times = times[order].tolist()
+    anchor = to_datetime(snapshot.anchors[target.name])
+    stored = snapshot.states[target.name]
+    empty = empty_state(target.features, plan.timestamp, anchor, target.horizon)
+    written = {}
+    for s, e in pairwise(starts):
+        key = unique[int(ordered_codes[s])]
+        written[key] = update_state_columns(
+            stored.get(key) or empty,
+            ordered_times[s:e],
+            {c: values[s:e] for c, values in columns.items() if values},
+            ordered=True,
+        )
+    return written
 
 
 def _row_json(rows: pa.Table, i: int) -> bytes:

@@ -25,220 +25,181 @@ lead holds them; a raw event inside a feature's body zone is counted by the body
 again. Events at or before ``A - max(w)`` or after ``A + h`` are dropped (the next
 anchor's batch build reads them from the offline store).
 
-Exactness: sums are kept as exact rationals (a float is a binary fraction) so the
-partial does not depend on the order events arrive; ``read`` rounds once. The only
-order-dependent piece, ``last`` among equal timestamps, follows input order as the
-offline kernel does. :func:`update_state` (a stream processor adding events, late ones
-included) folds events in with the same step :func:`build_states` uses, so folding
-old then new events gives the same bytes as a batch build over old + new.
+Exactness: sums are kept as exact dyadic rationals (a float is a binary fraction:
+``m / 2**k``, integer ``m`` and ``k``; see :mod:`._codec`) so the partial does not
+depend on the order events arrive; ``read`` rounds once. The only order-dependent
+piece, ``last`` among equal timestamps, follows input order as the offline kernel
+does. :func:`update_state` (a stream processor adding events, late ones included)
+folds events in with the same step :func:`build_states` uses, so folding old then new
+events gives the same bytes as a batch build over old + new.
 
 The state cannot re-anchor: moving ``A`` forward would need the raw events of the
 old body. A batch rebuild at least every ``h`` keeps reads exact; :func:`read`
 refuses a ``t`` outside ``[A, A + h]`` rather than answer inexactly.
 
-Bytes: zlib-compressed canonical JSON (sorted keys) of the anchor, the feature
-definitions, the raw events and the partials. Online values: numbers, strings and
-booleans (temporal columns are read as integer microseconds).
+Bytes (format 2, :mod:`._codec`)::
+
+    0x02 | head: zlib JSON, the same bytes | body: canonical JSON | n | n x i64 | columns:
+         | for every key of a view+anchor  | feature name ->      | raw   times | f64 / i64
+         | (parsed once, cached by bytes)  | partial              | events      | / JSON
+
+Format 1 (zlib JSON with ``Fraction`` sums) is refused with a message to
+re-materialize. Online values: numbers, strings and booleans (temporal columns are read
+as integer microseconds).
 """
 
 from __future__ import annotations
 
-import bisect
-import copy
 import json
 import math
-import operator
-import zlib
-from collections.abc import Callable, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
+from itertools import repeat
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from potluck.windows import _codec as codec
+from potluck.windows._codec import NAN, Raw, StateFormatError, add, exact, inexact, ratio
+from potluck.windows._head import Feature, Head, compiled, empty_body, new_head, us
 from potluck.windows.offline import micros
-from potluck.windows.spec import Filter, WindowFeature
+from potluck.windows.spec import WindowFeature
 
 __all__ = [
     "DEFAULT_HORIZON",
+    "OutOfRange",
+    "StateFormatError",
     "build_states",
     "empty_state",
     "read",
     "update_state",
+    "update_state_columns",
     "update_state_rows",
 ]
 
 DEFAULT_HORIZON = timedelta(hours=1)
-_VERSION = 1
+_VERSION = codec.VERSION
 _US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CMP: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 Key = tuple[Any, ...]
-State = dict[str, Any]
 
 
-def _us(t: datetime) -> int:
-    return ((t if t.tzinfo else t.replace(tzinfo=UTC)) - _EPOCH) // _US
-
-
-def _null(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def _passes(row: Mapping[str, Any], filters: Sequence[Filter]) -> bool:
-    for f in filters:
-        v = row.get(f.column)
-        if f.op in ("is_null", "not_null"):
-            ok = _null(v) == (f.op == "is_null")
-        elif _null(v):
-            ok = False
-        elif f.op in ("in", "not_in"):
-            ok = (v in f.value) == (f.op == "in")
-        else:
-            ok = _CMP[f.op](v, f.value)
-        if not ok:
-            return False
-    return True
-
-
-def _counts(f: WindowFeature, row: Mapping[str, Any]) -> bool:
-    """Does this event count for ``f``: passes the filter, has a value if one is read."""
-    return _passes(row, f.filter) and (f.column is None or not _null(row.get(f.column)))
-
-
-# --------------------------------------------------------------------------- state shape
-def _spec(f: WindowFeature) -> list[Any]:
-    filters = [
-        [x.column, x.op, list(x.value) if x.op in ("in", "not_in") else x.value] for x in f.filter
-    ]
-    return [f.name, f.column, f.function, f.window_us, filters, f.unit]
-
-
-def _feature(spec: list[Any]) -> WindowFeature:
-    name, column, function, window_us, filters, unit = spec
-    window = timedelta(microseconds=window_us)
-    return WindowFeature(name, column, function, window, tuple(Filter(*x) for x in filters), unit)
-
-
-def _new(
-    features: Sequence[WindowFeature], timestamp_column: str, as_of: datetime, horizon: timedelta
-) -> State:
-    if horizon <= timedelta(0):
-        raise ValueError("horizon must be positive")
-    columns = sorted({c for f in features for c in f.columns})
-    return {
-        "v": _VERSION,
-        "ts": timestamp_column,
-        "as_of": _us(as_of),
-        "h": horizon // _US,
-        "features": [_spec(f) for f in features],
-        "raw": {"t": [], **{c: [] for c in columns}},
-        "body": {f.name: {"n": 0} for f in features},
-    }
-
-
-def _dump(state: State) -> bytes:
-    """Canonical bytes: exact sums as [numerator, denominator], sets as sorted lists."""
-    bodies = {}
-    for name, body in state["body"].items():
-        body = dict(body)
-        for field in ("s1", "s2"):
-            if field in body:
-                body[field] = [body[field].numerator, body[field].denominator]
-        if "set" in body:
-            body["set"] = sorted(body["set"])
-        bodies[name] = body
-    text = json.dumps({**state, "body": bodies}, sort_keys=True, separators=(",", ":"))
-    return zlib.compress(text.encode(), 6)
-
-
-def _load(blob: bytes) -> State:
-    """The in-memory form of :func:`_dump`'s bytes (Fractions and sets back)."""
-    state: State = json.loads(zlib.decompress(blob))
-    if state.get("v") != _VERSION:
-        raise ValueError(f"unknown window state version {state.get('v')!r}")
-    for body in state["body"].values():
-        for field in ("s1", "s2"):
-            if field in body:
-                body[field] = Fraction(*body[field])
-        if "set" in body:
-            body["set"] = set(body["set"])
-    return state
+class OutOfRange(ValueError):
+    """A read at a time the state is not exact for (outside ``[A, A + h]``)."""
 
 
 # --------------------------------------------------------------------------- folding
-def _fold_body(body: dict[str, Any], f: WindowFeature, t: int, v: Any) -> None:
-    """Add one event of ``f``'s body zone to its partial (order-free but ``last``)."""
+def _fold_body(body: dict[str, Any], fn: str, t: int, v: Any) -> None:
+    """Add one event of a feature's body zone to its partial (order-free but ``last``)."""
     body["n"] += 1
-    fn = f.function
     if fn in ("sum", "mean", "stddev"):
-        x = Fraction(v)
-        body["float"] = body.get("float", False) or isinstance(v, float)
-        body["s1"] = body.get("s1", Fraction(0)) + x
+        x = exact(v)
+        body["float"] = body.get("float", False) or inexact(v)
+        body["s1"] = add(body.get("s1", (0, 0)), x)
         if fn == "stddev":
-            body["s2"] = body.get("s2", Fraction(0)) + x * x
+            body["s2"] = add(body.get("s2", (0, 0)), (x[0] * x[0], 2 * x[1]))
     elif fn in ("min", "max"):
         old = body.get("v")
         body["v"] = v if old is None else (min(old, v) if fn == "min" else max(old, v))
     elif fn == "count_distinct":
-        body.setdefault("set", set()).add(v)
+        seen = body.get("set")
+        if not isinstance(seen, set):
+            seen = body["set"] = set(seen or ())
+        seen.add(v)
     elif fn in ("last", "time_since_last") and t >= body.get("t", t):
         body["t"], body["v"] = t, v  # ties: the later input wins, as offline
 
 
-def _fold(state: State, features: Sequence[WindowFeature], t: int, row: Mapping[str, Any]) -> None:
-    """Add one event (``t`` in microseconds, ``row`` its columns) to ``state``."""
-    a, h = state["as_of"], state["h"]
-    if t > a + h:
-        return
-    raw_needed = t > a
-    for f in features:
-        w = f.window_us
-        if t <= a - w or t > a:
-            continue
-        if t > a - w + h:  # the body zone: always inside the window while the state is valid
-            if _counts(f, row):
-                _fold_body(state["body"][f.name], f, t, row.get(f.column) if f.column else None)
+def _dump_body(bodies: dict[str, dict[str, Any]]) -> bytes:
+    out = {}
+    for name, body in bodies.items():
+        if isinstance(body.get("set"), set):
+            body = {**body, "set": sorted(body["set"])}
+        out[name] = body
+    return codec.dump_body(out)
+
+
+def _fold(
+    head: Head, body: bytes, raw: Raw, times: Sequence[int], values: Sequence[Sequence[Any]]
+) -> bytes:
+    """Fold events (``times`` ascending, ties in input order; ``values`` one sequence per
+    head column) into ``body`` and ``raw``; returns the new body bytes."""
+    a, h = head.a, head.h
+    end = bisect_right(times, a + h)  # later events: the next anchor's build reads them
+    split = bisect_right(times, a, 0, end)  # after it: lead zone, raw only
+    keep: list[int] = []
+    bodies: dict[str, dict[str, Any]] | None = None
+    for j in range(split):
+        t, needed = times[j], False
+        for f in head.features:
+            if t <= a - f.w:
+                continue
+            if t > a - f.w + h:  # the body zone: always inside the window while valid
+                if f.counts(values, j):
+                    if bodies is None:
+                        bodies = json.loads(body)
+                    v = values[f.column][j] if f.column >= 0 else None
+                    _fold_body(bodies[f.spec.name], f.fn, t, v)  # type: ignore[index]
+            else:
+                needed = True
+        if needed:
+            keep.append(j)
+    if split < end:
+        keep.extend(range(split, end))
+    if keep:
+        _insert(raw, [times[j] for j in keep], [[col[j] for j in keep] for col in values])
+    return body if bodies is None else _dump_body(bodies)
+
+
+def _insert(raw: Raw, times: list[int], columns: list[list[Any]]) -> None:
+    """Merge sorted new raw events in: after existing ones with equal times."""
+    append = not raw.t or times[0] >= raw.t[-1]
+    spots = [] if append else [bisect_right(raw.t, t) + k for k, t in enumerate(times)]
+    if append:
+        raw.t.extend(times)
+    else:
+        for at, t in zip(spots, times, strict=True):
+            raw.t.insert(at, t)
+    for c, new in enumerate(columns):
+        new = [codec.clean(v) for v in new]
+        old, kind = raw.kinds[c], codec.merge(raw.kinds[c], codec.kind_of(new))
+        raw.values[c] = codec.convert(raw.values[c], old, kind)
+        raw.kinds[c] = kind
+        if kind == "f":
+            new = [NAN if v is None else v for v in new]
+        if append:
+            raw.values[c].extend(new)
         else:
-            raw_needed = True
-    if raw_needed:
-        raw = state["raw"]
-        at = bisect.bisect_right(raw["t"], t)  # after equal times: input order
-        raw["t"].insert(at, t)
-        for column, values in raw.items():
-            if column != "t":
-                values.insert(at, _clean(row.get(column)))
+            for at, v in zip(spots, new, strict=True):
+                raw.values[c].insert(at, v)
 
 
-def _clean(v: Any) -> Any:
-    return None if _null(v) else v
+def _sorted(times: Sequence[int], values: Sequence[Sequence[Any]]) -> tuple[list[int], list[Any]]:
+    if all(times[i] <= times[i + 1] for i in range(len(times) - 1)):
+        return list(times), list(values)
+    order = sorted(range(len(times)), key=times.__getitem__)  # stable: ties keep input order
+    return [times[i] for i in order], [[col[i] for i in order] for col in values]
 
 
 def _events(
     table: pa.Table, timestamp_column: str, columns: Sequence[str]
-) -> tuple[list[int], list[dict[str, Any]]]:
-    """(times in µs, rows of ``columns``) in (time, input) order; null times dropped."""
+) -> tuple[list[int], dict[str, list[Any]]]:
+    """(times in µs, ``columns`` as lists) in (time, input) order; null times dropped."""
     times, valid = micros(table[timestamp_column])
     order = pc.sort_indices(
         pa.table({"t": times, "i": range(len(times))}), [("t", "ascending"), ("i", "ascending")]
     )
     keep = [i for i in order.to_pylist() if valid[i]]
+    take = pa.array(keep, pa.int64())
     cols = {}
     for c in columns:
         col = table[c]
         if pa.types.is_temporal(col.type):
             col = col.cast(pa.int64())
-        cols[c] = col.take(pa.array(keep, pa.int64())).to_pylist()
-    rows = [{c: cols[c][j] for c in columns} for j in range(len(keep))]
-    return [int(times[i]) for i in keep], rows
+        cols[c] = col.take(take).to_pylist()
+    return [int(times[i]) for i in keep], cols
 
 
 # --------------------------------------------------------------------------- public API
@@ -249,44 +210,64 @@ def empty_state(
     horizon: timedelta = DEFAULT_HORIZON,
 ) -> bytes:
     """The state of a key with no events yet (a stream processor's starting point)."""
-    return _dump(_new(features, timestamp_column, as_of, horizon))
+    head = new_head(features, timestamp_column, as_of, horizon)
+    empty = Raw([], [[] for _ in head.columns], ["n"] * len(head.columns))
+    return codec.pack(head.bytes, empty_body(head), empty)
+
+
+def update_state_columns(
+    state: bytes,
+    times: Sequence[int],
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    ordered: bool = False,
+) -> bytes:
+    """``state`` with events folded in: ``times`` in microseconds, ``columns`` holding the
+    state's columns (temporal ones as integer microseconds; a missing one reads null).
+    ``ordered``: the times are already ascending (ties in input order). The stream
+    processor's path: one decode and one encode per key and batch."""
+    head_bytes = codec.head_of(state)
+    head = compiled(head_bytes)
+    if not times:
+        return state
+    n = len(times)
+    values = [columns.get(c) or [None] * n for c in head.columns]
+    if not ordered:
+        times, values = _sorted(times, values)
+    if times[0] > head.a:  # all in the lead zone: raw events only, maybe just appended
+        end = bisect_right(times, head.a + head.h)
+        if not end:
+            return state
+        fast = codec.append(
+            state, len(head.columns), list(times[:end]), [list(v[:end]) for v in values]
+        )
+        if fast is not None:
+            return fast
+    _, body, raw = codec.unpack(state, len(head.columns))
+    body = _fold(head, body, raw, times, values)
+    return codec.pack(head_bytes, body, raw)
 
 
 def update_state(state: bytes, new_events: pa.Table | Sequence[Mapping[str, Any]]) -> bytes:
     """``state`` with ``new_events`` (one key's, any order, late ones too) folded in."""
-    s = _load(state)
+    head = compiled(codec.head_of(state))
     table = (
         new_events if isinstance(new_events, pa.Table) else pa.Table.from_pylist(list(new_events))
     )
     if not table.num_rows:
-        return _dump(s)  # canonical JSON: the bytes given
-    columns = [c for c in s["raw"] if c != "t"]
-    times, rows = _events(table, s["ts"], [c for c in columns if c in table.column_names])
-    features = [_feature(spec) for spec in s["features"]]
-    for t, row in zip(times, rows, strict=True):
-        _fold(s, features, t, row)
-    return _dump(s)
-
-
-_SPECS: dict[str, list[WindowFeature]] = {}
+        return update_state_columns(state, [], {})
+    wanted = [c for c in head.columns if c in table.column_names]
+    times, columns = _events(table, head.ts, wanted)
+    return update_state_columns(state, times, columns, ordered=True)
 
 
 def update_state_rows(
     state: bytes, times: Sequence[int], rows: Sequence[Mapping[str, Any]]
 ) -> bytes:
-    """:func:`update_state` for events already decoded (a stream processor's fast path):
-    ``times`` in microseconds, ``rows`` holding the state's columns (temporal ones as
-    integer microseconds), in input order. Same bytes as :func:`update_state`."""
-    s = _load(state)
-    if not times:
-        return _dump(s)
-    key = repr(s["features"])
-    features = _SPECS.get(key)
-    if features is None:
-        features = _SPECS[key] = [_feature(spec) for spec in s["features"]]
-    for i in sorted(range(len(times)), key=times.__getitem__):  # stable: ties keep input order
-        _fold(s, features, times[i], rows[i])
-    return _dump(s)
+    """:func:`update_state_columns` for events given as rows (dicts), in input order."""
+    head = compiled(codec.head_of(state))
+    columns = {c: [r.get(c) for r in rows] for c in head.columns}
+    return update_state_columns(state, times, columns)
 
 
 def build_states(
@@ -299,72 +280,91 @@ def build_states(
 ) -> dict[Key, bytes]:
     """Key tuple -> state bytes, for every key with an event (null keys ignored)."""
     keys = [key_columns] if isinstance(key_columns, str) else list(key_columns)
-    template = _new(features, timestamp_column, as_of, horizon)
-    columns = [c for c in template["raw"] if c != "t"]
-    times, rows = _events(events, timestamp_column, [*keys, *columns])
-    states: dict[Key, State] = {}
-    for t, row in zip(times, rows, strict=True):
-        key = tuple(row[k] for k in keys)
-        if any(k is None for k in key):
-            continue
-        if key not in states:
-            states[key] = copy.deepcopy(template)
-        _fold(states[key], features, t, row)
-    return {key: _dump(s) for key, s in states.items()}
+    head = new_head(features, timestamp_column, as_of, horizon)
+    times, cols = _events(events, timestamp_column, list(dict.fromkeys([*keys, *head.columns])))
+    groups: dict[Key, list[int]] = {}
+    key_values = [cols[k] for k in keys]
+    for i, key in enumerate(zip(*key_values, strict=True)):
+        if not any(k is None for k in key):
+            groups.setdefault(key, []).append(i)
+    empty = empty_body(head)
+    out = {}
+    for key, rows in groups.items():
+        raw = Raw([], [[] for _ in head.columns], ["n"] * len(head.columns))
+        values = [[cols[c][i] for i in rows] for c in head.columns]
+        body = _fold(head, empty, raw, [times[i] for i in rows], values)
+        out[key] = codec.pack(head.bytes, body, raw)
+    return out
 
 
 def read(
     state: bytes, t: datetime, features: Sequence[WindowFeature] | None = None
 ) -> dict[str, Any]:
     """Feature name -> value at request time ``t`` (``A <= t <= A + h``)."""
-    s = _load(state)
-    now, a, h = _us(t), s["as_of"], s["h"]
+    head = compiled(codec.head_of(state))
+    now, a, h = us(t), head.a, head.h
     if not a <= now <= a + h:
-        lo, hi = (_EPOCH + _US * x for x in (a, a + h))
-        raise ValueError(f"state is exact for {lo} <= t <= {hi}, not {t}: rebuild it")
-    known = {spec[0]: _feature(spec) for spec in s["features"]}
-    wanted = list(known.values()) if features is None else list(features)
-    for f in wanted:
-        if known.get(f.name) != f:
-            raise ValueError(f"feature {f.name!r} is not in this state as declared")
-    raw = s["raw"]
+        first, last = (_EPOCH + _US * x for x in (a, a + h))
+        raise OutOfRange(f"state is exact for {first} <= t <= {last}, not {t}: rebuild it")
+    wanted = head.select(features)
+    _, body, raw = codec.unpack(state, len(head.columns))
+    bodies = json.loads(body)
+    times, values = raw.t, raw.values
     out = {}
     for f in wanted:
-        w = f.window_us
-        lo = bisect.bisect_right(raw["t"], now - w)
-        hi = bisect.bisect_right(raw["t"], now)
-        picked = []
-        for i in range(lo, hi):
-            ti = raw["t"][i]
-            if a - w + h < ti <= a:
-                continue  # in the body zone: already in the partial
-            row = {c: raw[c][i] for c in raw if c != "t"}
-            if _counts(f, row):
-                picked.append((ti, row.get(f.column) if f.column else None))
-        out[f.name] = _value(f, s["body"][f.name], picked, now)
+        w = f.w
+        lo, hi = bisect_right(times, now - w), bisect_right(times, now)
+        picked: list[tuple[int, Any]] = []
+        if lo < hi:
+            # the body zone (a - w + h, a] is counted by the partial, not again
+            b_lo, b_hi = bisect_right(times, a - w + h), bisect_right(times, a)
+            spans = (
+                (range(lo, hi),)
+                if b_lo >= b_hi
+                else (range(lo, min(hi, b_lo)), range(max(lo, b_hi), hi))
+            )
+            col = values[f.column] if f.column >= 0 else None
+            for span in spans:
+                if f.filters:
+                    for i in span:
+                        if f.counts(values, i):
+                            picked.append((times[i], None if col is None else col[i]))
+                elif col is None:  # every event counts: no per-event test
+                    picked += zip(times[span.start : span.stop], repeat(None))
+                else:  # non-null values (NaN != NaN)
+                    picked += [(times[i], v) for i in span if (v := col[i]) is not None and v == v]
+        out[f.spec.name] = _value(f, bodies[f.spec.name], picked, now)
     return out
 
 
-def _value(f: WindowFeature, body: dict[str, Any], picked: list[tuple[int, Any]], now: int) -> Any:
+def _value(f: Feature, body: dict[str, Any], picked: list[tuple[int, Any]], now: int) -> Any:
     """Combine the body partial and the raw events of the window (in time order)."""
     n = body["n"] + len(picked)
-    fn = f.function
-    values = [v for _, v in picked]
+    fn = f.fn
     if fn == "count":
         return n
+    values = [v for _, v in picked]
     if fn == "count_distinct":
-        return len(set(body.get("set", [])) | set(values))
+        return len(set(body.get("set", ())).union(values))
     if fn in ("sum", "mean", "stddev"):
-        is_float = body.get("float", False) or any(isinstance(v, float) for v in values)
-        s1 = body.get("s1", Fraction(0)) + sum((Fraction(v) for v in values), Fraction(0))
+        is_float = body.get("float", False) or any(inexact(v) for v in values)
+        s1 = body.get("s1", (0, 0))
+        for v in values:
+            s1 = add(s1, exact(v))
         if fn == "sum":
-            return float(s1) if is_float else int(s1)
+            return ratio(s1) if is_float else s1[0]
         if fn == "mean":
-            return float(s1 / n) if n else None
+            return ratio(s1, n) if n else None
         if n < 2:
             return None
-        s2 = body.get("s2", Fraction(0)) + sum((Fraction(v) ** 2 for v in values), Fraction(0))
-        return math.sqrt(float((n * s2 - s1 * s1) / (n * (n - 1))))
+        s2 = body.get("s2", (0, 0))
+        for v in values:
+            m, k = exact(v)
+            s2 = add(s2, (m * m, 2 * k))
+        # n * s2 - s1^2 over the common denominator 2**e, then one rounding
+        e = max(s2[1], 2 * s1[1])
+        top = ((n * s2[0]) << (e - s2[1])) - ((s1[0] * s1[0]) << (e - 2 * s1[1]))
+        return math.sqrt(top / ((n * (n - 1)) << e))
     if not n:
         return None
     if fn in ("min", "max"):
@@ -375,4 +375,4 @@ def _value(f: WindowFeature, body: dict[str, Any], picked: list[tuple[int, Any]]
     ti, v = later[-1] if later else (body["t"], body["v"])
     if fn == "last":
         return v
-    return (now - ti) / (6e7 if f.unit == "minutes" else 1e6)
+    return (now - ti) / (6e7 if f.spec.unit == "minutes" else 1e6)

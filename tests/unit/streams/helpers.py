@@ -94,10 +94,10 @@ def offline_rows(repo: FeatureRepo) -> pa.Table:
     return data.read_source_table(repo.settings, "txns")
 
 
-def check_bad_events(repo: FeatureRepo) -> None:
+def check_bad_events(repo: FeatureRepo, commit_keys: int = 500) -> None:
     """Malformed, schema-violating, oversized, late, out-of-order and duplicate events:
     none stops the processor; each bad one is dead-lettered with its reason, each good
-    one applied once."""
+    one applied once (``commit_keys``: keys per commit, small to split batches)."""
     from potluck.streams import encode_event, open_log
     from potluck.streams.processor import Processor, StreamOptions
 
@@ -130,7 +130,8 @@ def check_bad_events(repo: FeatureRepo) -> None:
         ],
     )
     log.append("txns", [(encode_event(good[15]), "tx-15")])  # and again, in a later batch
-    progress = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.2)
+    options = StreamOptions(block_ms=10, commit_keys=commit_keys)
+    progress = Processor(repo, ["txns"], options).run(idle_exit_s=0.2)
     assert progress.applied == 3  # lateish, tx-15 once, good[16]
     assert progress.duplicates == 2 and progress.late == 1
     reasons = sorted(d["reason"] for d in log.dead_letters("txns", 100))

@@ -90,3 +90,38 @@ def test_cli_send_status_and_dead_letters(
     assert result.exit_code == 0, result.output
     (letter,) = json.loads(out.read_text())
     assert letter["reason"] == "schema" and "amount" in letter["detail"]
+
+
+def test_cli_run_on_spark_runs_the_structured_streaming_path(
+    repo: FeatureRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--engine spark`` hands the sources, the checkpoint and the lateness to
+    ``stream_on_spark`` (tested on a real cluster in tests/integration/spark)."""
+    import potluck.connectors.spark.session as session
+    import potluck.streams.spark as spark
+
+    monkeypatch.setenv("POTLUCK_HOME", str(repo.settings.home))
+    monkeypatch.setenv("POTLUCK_DEPLOYMENT", DEPLOYMENT)
+    calls: list[tuple] = []
+
+    def fake_stream_on_spark(
+        repo: FeatureRepo, sources: list[str] | None, spark: object, checkpoint: str, **kw: float
+    ) -> dict[str, int]:
+        calls.append((sources, spark, checkpoint, kw))
+        return {"txns": 7}
+
+    monkeypatch.setattr(spark, "stream_on_spark", fake_stream_on_spark)
+    monkeypatch.setattr(session, "spark_session", lambda: "the session")
+    out, where = tmp_path / "out.json", tmp_path / "ckpt"
+    runner = CliRunner()
+    args = ["stream", "run", "--engine", "spark", "-s", "txns", "--lateness", "60"]
+    result = runner.invoke(app, [*args, "--checkpoint", str(where), "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert calls == [(["txns"], "the session", str(where), {"lateness_s": 60.0})]
+    assert json.loads(out.read_text()) == {
+        "engine": "spark",
+        "checkpoint": str(where),
+        "appended": {"txns": 7},
+    }
+    bad = runner.invoke(app, ["stream", "run", "--engine", "flink"])
+    assert bad.exit_code != 0 and "local or spark" in bad.output

@@ -41,7 +41,8 @@ def test_events_become_online_values_equal_to_a_batch_recomputation(repo: Featur
     before = offline_rows(repo).num_rows
     sent = events(400, seed=1)
     _send(repo, sent)
-    proc = Processor(repo, ["txns"], StreamOptions(batch=150, block_ms=10))
+    # commit_keys=4: each batch is committed in several key partitions
+    proc = Processor(repo, ["txns"], StreamOptions(batch=150, block_ms=10, commit_keys=4))
     progress = proc.run(idle_exit_s=0.3)
     proc.log.close()
     assert progress.applied == 400 and progress.dead == 0
