@@ -89,7 +89,10 @@ class Events:
         return self.cached(key, lambda: _prefix(self.mask(feature), _I64))
 
     def numbers(self, column: str) -> tuple[np.ndarray, pa.DataType]:
-        """The column as numpy (nulls as 0) and its Arrow type."""
+        """The column as numpy (nulls as 0) and its Arrow type (converted once)."""
+        return self.cached(("numbers", column), lambda: self._numbers(column))  # type: ignore[no-any-return]
+
+    def _numbers(self, column: str) -> tuple[np.ndarray, pa.DataType]:
         col = self.table[column].combine_chunks()
         if pa.types.is_boolean(col.type):
             col = col.cast(pa.int8())

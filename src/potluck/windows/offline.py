@@ -98,7 +98,10 @@ class _Ordinal:
 
     def events(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray:
         if self.unique is None:
-            return codes * self.base + (times - self.t0)
+            out = codes * self.base  # in place from here: no E-sized temporaries
+            out += times
+            out -= self.t0
+            return out
         return codes * self.base + np.searchsorted(self.unique, times, "left") + 1
 
     def split(self, composite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
