@@ -34,7 +34,9 @@ their memory.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -291,14 +293,22 @@ def point_in_time_join(
         )
     times = _EntityTimes.build(entity[timestamp_column])
     encoded: dict[tuple[str, ...], _EntityKeys] = {}
-    columns = {name: entity[name] for name in entity.column_names}
     for view in views:
         _check_key_types(entity, view)
         entity_cols = tuple(view.join_key_map.values())
         if entity_cols not in encoded:
             encoded[entity_cols] = _EntityKeys.build(entity, entity_cols, times)
-        rows = _match(view, encoded[entity_cols], times)
-        taken = view.table.select(view.outputs).take(rows)
+
+    def join(view: ViewSlice) -> pa.Table:
+        rows = _match(view, encoded[tuple(view.join_key_map.values())], times)
+        return view.table.select(view.outputs).take(rows)
+
+    # Views are independent and NumPy's sorts and searches and Arrow's take release
+    # the GIL: on two cores the views' joins overlap (the order of the results is kept).
+    with ThreadPoolExecutor(max_workers=min(len(views), os.cpu_count() or 1) or 1) as pool:
+        joined = list(pool.map(join, views))
+    columns = {name: entity[name] for name in entity.column_names}
+    for view, taken in zip(views, joined, strict=True):
         columns.update({name: taken[name] for name in view.outputs})
     return _restore_types(pa.table(columns), entity, views)
 
