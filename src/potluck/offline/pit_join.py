@@ -9,30 +9,34 @@ exactly once, in its original order (duplicates included).
 
 Algorithm, per view (entity-side work is shared by views with the same keys):
 
-1. Keys become integers: each join key column is looked up in the entity
-   column's distinct values (``pc.index_in``), several keys are folded into one
-   dense code; a view row whose key never occurs in the entity frame, or has a
-   null key or time, can never match and is dropped.
-2. The view is sorted once by (code, time, created) and only the last row per
-   (code, time) is kept -- that is the created-timestamp tie-break.
-3. Times are replaced by their rank among the distinct entity times, so
+1. Keys become integers: each entity join key column is dictionary-encoded
+   (its distinct values and every row's code in one hash pass), a view's key
+   column is looked up in those values (``pc.index_in``), several keys are
+   folded into one dense code; a view row whose key never occurs in the entity
+   frame, or has a null key or time, can never match and is dropped.
+2. Times are replaced by their rank among the distinct entity times, so
    ``code * (ranks + 1) + rank`` orders (code, time) as a single int64. A view
    time maps to the number of entity times strictly before it, hence for the
-   same code ``view key <= entity key`` iff view time <= entity time.
-   ``np.searchsorted`` (entity keys pre-sorted once per key set: sorted needles
-   search several times faster) finds every entity row's candidate at once; it
-   is a hit if the code matches and, with a TTL, the time is within it (exact
-   microseconds).
+   same code ``view key <= entity key`` iff view time <= entity time. View rows
+   with the same key precede the same entity rows: only the greatest (time,
+   created, place in the table) of each key is kept -- the tie-break.
+3. Every entity row's candidate is the last view key <= its key: the view keys'
+   insertion points among the entity keys (sorted once per key set), counted
+   cumulatively. It is a hit if the code matches and, with a TTL, the time is
+   within it (exact microseconds).
 4. Feature columns are gathered with Arrow ``take`` (null index -> null).
 
 The entity table itself is never copied, joined or reordered (only int64
-indexes are), so there is no final ``ORDER BY``: at 1M rows x 6 views this is about twice as fast as chained
-DuckDB ``ASOF`` joins and needs a fraction of their memory.
+indexes are), so there is no final ``ORDER BY``; at 1M rows x 6 views this is
+faster than chained DuckDB ``ASOF`` joins and needs a fraction of
+their memory.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -52,6 +56,7 @@ UTC_US = pa.timestamp("us", tz="UTC")
 
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
+_OLDEST = np.iinfo(np.int64).min  # a null created time: loses every tie
 
 
 def quote(identifier: str) -> str:
@@ -112,6 +117,18 @@ def _codes(values: pa.ChunkedArray, distinct: pa.Array) -> Ints:
     return _int64(pc.index_in(values, value_set=distinct, skip_nulls=True), -1)
 
 
+def _encode(column: pa.ChunkedArray) -> tuple[pa.Array, Ints]:
+    """(non-null distinct values, position of each value in them or -1 for null): one
+    hash pass (``dictionary_encode``) instead of ``unique`` then ``index_in``."""
+    if pa.types.is_null(column.type):
+        return pa.array([], pa.null()), np.full(len(column), -1, dtype=np.int64)
+    values = column.combine_chunks()
+    if pa.types.is_dictionary(values.type):  # join by value, as ``unique`` would
+        values = values.dictionary_decode()
+    encoded = pc.dictionary_encode(values)
+    return encoded.dictionary, _int64(encoded.indices, -1)
+
+
 def _lookup(seen: Ints, values: Ints) -> Ints:
     """Index of each value in the sorted distinct ``seen``; -1 if absent."""
     at = np.searchsorted(seen, values)
@@ -149,7 +166,9 @@ class _EntityTimes:
     @classmethod
     def build(cls, column: pa.ChunkedArray) -> _EntityTimes:
         micros, valid = _micros(column)
-        order = np.argsort(micros, kind="stable")
+        # Equal times get equal ranks whatever their order: no stable sort needed (the
+        # default kind is several times faster on int64).
+        order = np.argsort(micros)
         ordered = micros[order]
         first = _run_starts(ordered)
         rank = np.empty(len(micros), dtype=np.int64)
@@ -159,13 +178,18 @@ class _EntityTimes:
 
 @dataclass
 class _EntityKeys:
-    """Entity-side encoding of one set of join key columns, shared by views using it."""
+    """Entity-side encoding of one set of join key columns, shared by views using it.
+
+    The per-row arrays are in ``order`` (sorted by code, then time), the order the
+    matching works in; only the final row indexes go back to the entity frame's order."""
 
     distinct: list[pa.Array]  # per key: the entity column's non-null distinct values
     seen: list[Ints]  # per key after the first: distinct folded codes (to re-densify)
-    code: Ints  # dense combined code per entity row, -1 if a key is null
-    order: Ints  # entity rows sorted by (code, time): sorted needles search much faster
-    key: Ints  # code * stride + time rank, in that order
+    order: Ints  # entity rows sorted by (code, time)
+    key: Ints  # code * stride + time rank, ascending
+    code: Ints  # dense combined code, -1 if a key is null
+    live: Mask  # a row that can match at all: keys and time not null
+    micros: Ints  # entity time in microseconds (TTL checks)
 
     @classmethod
     def build(cls, entity: pa.Table, columns: Sequence[str], times: _EntityTimes) -> _EntityKeys:
@@ -173,8 +197,8 @@ class _EntityKeys:
         seen: list[Ints] = []
         code = np.zeros(entity.num_rows, dtype=np.int64)  # no keys: a single group
         for i, column in enumerate(columns):
-            distincts.append(pc.unique(entity[column]).drop_null())
-            part = _codes(entity[column], distincts[-1])
+            distinct, part = _encode(entity[column])
+            distincts.append(distinct)
             if i == 0:
                 code = part
                 continue
@@ -183,8 +207,11 @@ class _EntityKeys:
             seen.append(_distinct(folded[folded >= 0]))
             code = _lookup(seen[-1], folded)
         key = code * (len(times.distinct) + 1) + times.rank
-        order = np.argsort(key, kind="stable")
-        return cls(distincts, seen, code[order], order, key[order])
+        # Rows with equal keys get equal answers, so their order does not matter.
+        order = np.argsort(key)
+        code = code[order]
+        live = times.valid[order] & (code >= 0)
+        return cls(distincts, seen, order, key[order], code, live, times.micros[order])
 
     def view_code(self, view: ViewSlice) -> Ints:
         """The same encoding applied to the view's rows (-1: key absent from the entity frame)."""
@@ -197,37 +224,60 @@ class _EntityKeys:
         return code
 
 
-def _match(view: ViewSlice, keys: _EntityKeys, times: _EntityTimes) -> pa.Array:
-    """Row index into ``view.table`` per entity row, null where nothing matches."""
+def _candidates(view: ViewSlice, keys: _EntityKeys, times: _EntityTimes) -> tuple[Ints, ...]:
+    """(key, code, time, row) of the view rows that can be an answer, ascending by key.
+
+    View rows of one code whose times have the same rank among the entity times (the
+    same number of entity times before them) precede exactly the same entity rows, so
+    only the latest of them can ever be picked: one row per such bucket, the greatest
+    (time, created, place in the table), a null created losing -- Feast's rule. Unstable
+    sorts and per-bucket maxima (``reduceat``) instead of a multi-key stable sort: the
+    key sort costs a tenth of a ``lexsort`` on this data."""
     code = keys.view_code(view)
     ts, ts_valid = _micros(view.table[TS])
     usable = np.flatnonzero((code >= 0) & ts_valid)
+    if len(usable) == 0:
+        return usable, usable, usable, usable
     code, ts = code[usable], ts[usable]
-    sort_by = [ts, code]  # np.lexsort: the last key is the primary one
+    by_time = np.argsort(ts)  # sorted needles search several times faster
+    rank = np.empty(len(ts), dtype=np.int64)
+    rank[by_time] = np.searchsorted(times.distinct, ts[by_time])
+    bucket = code * (len(times.distinct) + 1) + rank
+    order = np.argsort(bucket)
+    bucket = bucket[order]
+    first = _run_starts(bucket)
+    starts, group = np.flatnonzero(first), np.cumsum(first) - 1
+    ordered_ts = ts[order]
+    best = ordered_ts == np.maximum.reduceat(ordered_ts, starts)[group]
     if view.has_created:
         created, created_valid = _micros(view.table[CREATED])
-        sort_by.insert(0, np.where(created_valid, created, np.iinfo(np.int64).min)[usable])
-    order = np.lexsort(sort_by)
-    code, ts, rows = code[order], ts[order], usable[order]
-    last = np.ones(len(rows), dtype=np.bool_)  # last row per (code, time) = latest created
-    last[:-1] = (code[1:] != code[:-1]) | (ts[1:] != ts[:-1])
-    code, ts, rows = code[last], ts[last], rows[last]
+        ordered_created = np.where(created_valid, created, _OLDEST)[usable][order]
+        latest = np.maximum.reduceat(np.where(best, ordered_created, _OLDEST), starts)
+        best &= ordered_created == latest[group]
+    pick = np.maximum.reduceat(np.where(best, order, -1), starts)
+    return bucket[starts], code[pick], ts[pick], usable[pick]
 
-    view_key = code * (len(times.distinct) + 1) + np.searchsorted(times.distinct, ts)
-    pos = np.searchsorted(view_key, keys.key, side="right") - 1  # in keys.order
-    hit = (pos >= 0) & times.valid[keys.order] & (keys.code >= 0)
+
+def _match(view: ViewSlice, keys: _EntityKeys, times: _EntityTimes) -> pa.Array:
+    """Row index into ``view.table`` per entity row, null where nothing matches."""
+    view_key, code, ts, rows = _candidates(view, keys, times)
     if len(rows) == 0:
-        return pa.nulls(len(pos), pa.int64())
-    pos = np.where(hit, pos, 0)
+        return pa.nulls(len(keys.key), pa.int64())
+    # The candidate of each entity row is the last view key <= its key, i.e. (number of
+    # view keys <= it) - 1. A view key is <= the entity keys from its insertion point
+    # on, so that number is a running count of insertion points: the view's (fewer,
+    # sorted) keys are searched among the entity's instead of the reverse, several
+    # times faster at 1M entity rows.
+    at = np.searchsorted(keys.key, view_key)
+    pos = np.cumsum(np.bincount(at, minlength=len(keys.key) + 1)[:-1]) - 1
+    hit = keys.live & (pos >= 0)
+    pos = np.maximum(pos, 0)
     hit &= code[pos] == keys.code
     if view.ttl is not None:
-        oldest = times.micros[keys.order] - view.ttl // timedelta(microseconds=1)  # exact
-        hit &= ts[pos] >= oldest
+        hit &= ts[pos] >= keys.micros - view.ttl // timedelta(microseconds=1)  # exact
     found = np.empty(len(pos), dtype=np.int64)
-    found[keys.order] = rows[pos]
-    missing = np.empty(len(pos), dtype=np.bool_)
-    missing[keys.order] = ~hit
-    return pa.array(found, mask=missing)
+    found[keys.order] = np.where(hit, rows[pos], -1)
+    return pa.array(found, mask=found < 0)
 
 
 def point_in_time_join(
@@ -243,14 +293,22 @@ def point_in_time_join(
         )
     times = _EntityTimes.build(entity[timestamp_column])
     encoded: dict[tuple[str, ...], _EntityKeys] = {}
-    columns = {name: entity[name] for name in entity.column_names}
     for view in views:
         _check_key_types(entity, view)
         entity_cols = tuple(view.join_key_map.values())
         if entity_cols not in encoded:
             encoded[entity_cols] = _EntityKeys.build(entity, entity_cols, times)
-        rows = _match(view, encoded[entity_cols], times)
-        taken = view.table.select(view.outputs).take(rows)
+
+    def join(view: ViewSlice) -> pa.Table:
+        rows = _match(view, encoded[tuple(view.join_key_map.values())], times)
+        return view.table.select(view.outputs).take(rows)
+
+    # Views are independent and NumPy's sorts and searches and Arrow's take release
+    # the GIL: on two cores the views' joins overlap (the order of the results is kept).
+    with ThreadPoolExecutor(max_workers=min(len(views), os.cpu_count() or 1) or 1) as pool:
+        joined = list(pool.map(join, views))
+    columns = {name: entity[name] for name in entity.column_names}
+    for view, taken in zip(views, joined, strict=True):
         columns.update({name: taken[name] for name in view.outputs})
     return _restore_types(pa.table(columns), entity, views)
 

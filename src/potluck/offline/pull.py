@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +27,15 @@ from potluck.errors import EntityFrameError, PotluckError, SourceError
 from potluck.offline.bindings import binding_for, connector_for
 from potluck.offline.source import PotluckSource
 
-__all__ = ["CREATED", "TS", "ViewSlice", "pull_view_slice", "read_source", "scan_source"]
+__all__ = [
+    "CREATED",
+    "TS",
+    "DistinctKeys",
+    "ViewSlice",
+    "pull_view_slice",
+    "read_source",
+    "scan_source",
+]
 
 # Internal names of the event and created timestamps inside a pulled slice.
 TS = "__potluck_ts"
@@ -50,6 +59,22 @@ class ViewSlice:
     ttl: timedelta | None
     outputs: list[str]
     has_created: bool
+
+
+class DistinctKeys:
+    """The distinct non-null values of entity frame columns, each computed once per
+    retrieval: every view keyed on the same column pushes the same keys down (at 1M
+    entity rows one ``unique`` costs ~50-80 ms, times six views)."""
+
+    def __init__(self, entity: pa.Table) -> None:
+        self._entity = entity
+        self._known: dict[str, list[Any]] = {}
+
+    def __call__(self, column: str) -> list[Any]:
+        if column not in self._known:
+            # unique first: nulls dropped from the few distinct values, not every row
+            self._known[column] = pc.unique(self._entity[column]).drop_null().to_pylist()
+        return self._known[column]
 
 
 def potluck_source(view: FeatureView) -> PotluckSource:
@@ -143,8 +168,10 @@ def pull_view_slice(
     entity: pa.Table,
     start: datetime,
     end: datetime,
+    distinct: DistinctKeys | None = None,
 ) -> ViewSlice:
-    """Pull ``features`` of ``view`` for the keys in ``entity`` within ``[start - ttl, end]``."""
+    """Pull ``features`` of ``view`` for the keys in ``entity`` within ``[start - ttl, end]``
+    (``distinct``: the entity keys, shared by the views of one retrieval)."""
     source = potluck_source(view)
     join_key_map = dict(view.projection.join_key_map) or {
         col.name: col.name for col in view.entity_columns
@@ -166,7 +193,7 @@ def pull_view_slice(
     if join_key_map:  # an entityless view has no keys: its rows join on time alone
         first_key, first_entity_col = next(iter(join_key_map.items()))
         key_column = reverse.get(first_key, first_key)
-        keys = pc.unique(pc.drop_null(entity[first_entity_col])).to_pylist()
+        keys = (distinct or DistinctKeys(entity))(first_entity_col)
     ttl = view.ttl if view.ttl and view.ttl > timedelta(0) else None
     request = ReadRequest(
         table=source.table,

@@ -34,7 +34,7 @@ from potluck.offline.bindings import FederatedOfflineStoreConfig
 from potluck.offline.entity_frame import normalize_entity_frame
 from potluck.offline.job import FederatedRetrievalJob
 from potluck.offline.pit_join import latest_per_key, point_in_time_join
-from potluck.offline.pull import pull_view_slice, read_source
+from potluck.offline.pull import DistinctKeys, pull_view_slice, read_source
 from potluck.offline.source import PotluckSource
 from potluck.offline.windowed import is_windowed, window_columns
 
@@ -98,8 +98,9 @@ class FederatedOfflineStore(OfflineStore):
             else:
                 start, end = frame.min_time, frame.max_time
             windowed = [g for g in groups if is_windowed(g[0])]
+            distinct = DistinctKeys(frame.table)
             slices = [
-                pull_view_slice(config, view, names, outputs, frame.table, start, end)
+                pull_view_slice(config, view, names, outputs, frame.table, start, end, distinct)
                 for view, names, outputs in groups
                 if not is_windowed(view)
             ]
@@ -111,7 +112,15 @@ class FederatedOfflineStore(OfflineStore):
                 table = point_in_time_join(frame.table, frame.timestamp_column, slices)
             for view, names, outputs in windowed:  # rows in the entity frame's order
                 for name, values in window_columns(
-                    config, view, names, outputs, frame.table, frame.timestamp_column, start, end
+                    config,
+                    view,
+                    names,
+                    outputs,
+                    frame.table,
+                    frame.timestamp_column,
+                    start,
+                    end,
+                    distinct,
                 ):
                     table = table.append_column(name, values)
             return table

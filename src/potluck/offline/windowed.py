@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from feast.feature_view import FeatureView
 from feast.repo_config import RepoConfig
 
 from potluck.connectors import ReadRequest
 from potluck.errors import FeatureReferenceError
-from potluck.offline.pull import potluck_source, read_source
+from potluck.offline.pull import DistinctKeys, potluck_source, read_source
 from potluck.windows.declare import window_features_of
 from potluck.windows.offline import compute
 
@@ -41,8 +40,10 @@ def window_columns(
     timestamp_column: str,
     start: datetime,
     end: datetime,
+    distinct: DistinctKeys | None = None,
 ) -> list[tuple[str, pa.ChunkedArray | pa.Array]]:
-    """(output name, values) of ``features`` for every row of ``entity``."""
+    """(output name, values) of ``features`` for every row of ``entity`` (``distinct``:
+    the entity keys, shared by the views of one retrieval)."""
     specs = {f.name: f for f in window_features_of(view) or []}
     unknown = [f"{view.name}:{n}" for n in features if n not in specs]
     if unknown:
@@ -57,7 +58,7 @@ def window_columns(
     needed = {c for f in wanted for c in f.columns}
     columns = list(dict.fromkeys([*key_columns, source.timestamp_field, *sorted(needed)]))
     first_key, first_entity_col = next(iter(join_key_map.items()))
-    keys = pc.unique(pc.drop_null(entity[first_entity_col])).to_pylist()
+    keys = (distinct or DistinctKeys(entity))(first_entity_col)
     longest = max(f.window for f in wanted)
     events = read_source(
         config,

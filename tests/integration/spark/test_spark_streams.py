@@ -31,7 +31,8 @@ from potluck.online.reads import online_features
 from potluck.streams import encode_event, open_log
 from potluck.streams.processor import Processor, StreamOptions
 
-pytestmark = pytest.mark.integration
+# Same xdist group as the cluster parity test: one worker, one cluster per session.
+pytestmark = [pytest.mark.xdist_group("spark_cluster"), pytest.mark.integration]
 
 JOB = """
 import sys

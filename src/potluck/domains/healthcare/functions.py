@@ -93,13 +93,21 @@ def age(date_of_birth: pd.Series, event_time: pd.Series) -> pd.Series:
 
 
 def _calendar(moments: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(year, month, day) of UTC ``datetime64`` values, 0 where ``missing`` (numpy only:
-    pandas' ``.dt`` accessors cost ~25 ms per million values each)."""
-    safe = np.where(missing, np.datetime64(0, "us"), moments)
-    months = safe.astype("datetime64[M]")
-    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = months.astype(np.int64) % 12 + 1
-    day = (safe.astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64) + 1
+    """(year, month, day) of UTC ``datetime64[us]`` values, 0 where ``missing``.
+
+    Integer arithmetic on the day number (the proleptic Gregorian ``civil_from_days``
+    of H. Hinnant, exact for every date): numpy's ``datetime64[M]``/``[Y]`` casts cost
+    ~100 ms per million values, pandas' ``.dt`` accessors ~25 ms each."""
+    micros = np.where(missing, 0, moments.astype("datetime64[us]").astype(np.int64))
+    z = np.floor_divide(micros, 86_400_000_000) + 719_468  # days since 0000-03-01
+    era = np.floor_divide(z, 146_097)
+    doe = z - era * 146_097  # day of the 400-year era, 0..146096
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)  # day of the March-based year
+    mp = (5 * doy + 2) // 153  # month, March = 0
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
     return tuple(np.where(missing, 0, part) for part in (year, month, day))
 
 
