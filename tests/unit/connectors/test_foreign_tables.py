@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -22,6 +23,20 @@ from potluck.errors import SourceSchemaError
 
 TS = pa.timestamp("us", "UTC")
 T0 = datetime(2024, 1, 2, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_globals() -> Iterator[None]:
+    """``DataFrame.to_sql`` re-registers the sqlite3 module's *global* ``timestamp``
+    converter and datetime adapter (ISO text); Feast's SQLite online store registers its
+    own (epoch seconds) and reads with them. Left changed, every later Feast online read in
+    this test process fails on its own timestamps: restore what was there."""
+    converters, adapters = dict(sqlite3.converters), dict(sqlite3.adapters)
+    yield
+    sqlite3.converters.clear()
+    sqlite3.converters.update(converters)
+    sqlite3.adapters.clear()
+    sqlite3.adapters.update(adapters)
 
 
 def frame() -> pd.DataFrame:
