@@ -118,6 +118,38 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def start_servers(
+    root: Path, env: dict[str, str], workers: int = 1
+) -> tuple[list[subprocess.Popen[bytes]], int, int]:
+    """``potluck serve`` and plain ``feast serve`` over the same home (``root/home``), on
+    free ports, healthy; returns (processes, potluck port, feast port). Feast's worker
+    recycling is off so its figures carry no restart stalls."""
+    p_port, f_port = free_port(), free_port()
+    bin_dir = Path(sys.executable).parent
+    procs = [
+        start(
+            [str(bin_dir / "potluck"), "serve", "--port", str(p_port), "--workers", str(workers)],
+            env,
+            root / "potluck_serve.log",
+            f"http://127.0.0.1:{p_port}/health",
+        )
+    ]
+    try:
+        procs.append(
+            start(
+                [str(bin_dir / "feast"), "-c", str(root / "home" / "feature_repo"), "serve",
+                 "-p", str(f_port), "--no-access-log", "--max-requests", "100000000"],
+                env,
+                root / "feast_serve.log",
+                f"http://127.0.0.1:{f_port}/health",
+            )
+        )  # fmt: skip
+    except BaseException:
+        stop(procs[0])
+        raise
+    return procs, p_port, f_port
+
+
 # --------------------------------------------------------------------------- requests
 def potluck_body(ids: list[str]) -> dict[str, Any]:
     return {"entity_ids": ids, "include_features": True}
@@ -256,41 +288,7 @@ def main() -> None:
         )
         setup = prepare(root / "home", args.patients, args.framework, env)
         ids = [f"P{i:08d}" for i in range(1, args.patients + 1)]
-        p_port, f_port = free_port(), free_port()
-        bin_dir = Path(sys.executable).parent
-        procs.append(
-            start(
-                [
-                    str(bin_dir / "potluck"),
-                    "serve",
-                    "--port",
-                    str(p_port),
-                    "--workers",
-                    str(args.workers),
-                ],
-                env,
-                root / "potluck_serve.log",
-                f"http://127.0.0.1:{p_port}/health",
-            )
-        )
-        procs.append(
-            start(
-                [
-                    str(bin_dir / "feast"),
-                    "-c",
-                    str(root / "home" / "feature_repo"),
-                    "serve",
-                    "-p",
-                    str(f_port),
-                    "--no-access-log",
-                    "--max-requests",
-                    "100000000",
-                ],
-                env,
-                root / "feast_serve.log",
-                f"http://127.0.0.1:{f_port}/health",
-            )
-        )
+        procs, p_port, f_port = start_servers(root, env, args.workers)
         sides = {
             "potluck": (
                 f"http://127.0.0.1:{p_port}/predictions/online",

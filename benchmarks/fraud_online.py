@@ -35,7 +35,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from api_online import KEY, free_port, sequential, start, stop
+from api_online import KEY, sequential, start_servers, stop
 
 console = Console()
 SERVICE = "fraud_detection_v1"
@@ -90,25 +90,7 @@ def main() -> None:
         console.print(f"fraud demo: {args.cards:,} cards ({args.online_store} online store) ...")
         summary = prepare(root / "home", args.cards, args.framework, env)
         ids = [f"card_{i:05d}" for i in range(1, args.cards + 1)]
-        p_port, f_port = free_port(), free_port()
-        bin_dir = Path(sys.executable).parent
-        procs.append(
-            start(
-                [str(bin_dir / "potluck"), "serve", "--port", str(p_port)],
-                env,
-                root / "potluck_serve.log",
-                f"http://127.0.0.1:{p_port}/health",
-            )
-        )
-        procs.append(
-            start(
-                [str(bin_dir / "feast"), "-c", str(root / "home" / "feature_repo"), "serve",
-                 "-p", str(f_port), "--no-access-log", "--max-requests", "100000000"],
-                env,
-                root / "feast_serve.log",
-                f"http://127.0.0.1:{f_port}/health",
-            )
-        )  # fmt: skip
+        procs, p_port, f_port = start_servers(root, env)
         sides = {
             "potluck": (
                 f"http://127.0.0.1:{p_port}/predictions/online",
