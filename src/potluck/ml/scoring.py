@@ -38,6 +38,12 @@ class Scored:
     prediction: np.ndarray
     probability: np.ndarray | None
 
+    @property
+    def scores(self) -> np.ndarray:
+        """What a caller ranks or thresholds: the probability for classifiers, else the
+        prediction."""
+        return self.probability if self.probability is not None else self.prediction
+
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from potluck.connectors import ReadRequest
+from potluck.online._source import TS
 from potluck.online.stores.base import layout_of
 from potluck.windows.declare import horizon_of, window_features_of
 
@@ -125,13 +126,10 @@ def materialize_windows(
         at_anchor = _values_at(
             view, events, key_columns, source.timestamp_field, progress.end, states
         )
-        writer.write(layout_of(config, view), at_anchor, _TS, None)
+        writer.write(layout_of(config, view), at_anchor, TS, None)
     progress.done = {0: written}
     repo.store.registry.apply_materialization(view, config.project, progress.start, progress.end)
     return written
-
-
-_TS = "__potluck_ts"
 
 
 def _values_at(
@@ -143,7 +141,7 @@ def _values_at(
     keys: Mapping[tuple[Any, ...], Any],
 ) -> pa.Table:
     """Every key's window values at ``at`` (the offline kernel: the same values the
-    states read at ``at``), as Feast's online rows: join keys, ``_TS``, features."""
+    states read at ``at``), as Feast's online rows: join keys, ``TS``, features."""
     from feast.type_map import feast_value_type_to_pa
 
     from potluck.windows.offline import compute
@@ -160,7 +158,7 @@ def _values_at(
         name: values[column].combine_chunks()
         for name, column in zip(types, key_columns, strict=True)
     }
-    columns[_TS] = values["event_timestamp"].combine_chunks()
+    columns[TS] = values["event_timestamp"].combine_chunks()
     for field in view.features:
         columns[field.name] = (
             values[field.name]

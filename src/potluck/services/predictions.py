@@ -69,13 +69,19 @@ class ModelCache:
         if version is not None:
             return version
         alias = alias or self.settings.serving_alias  # never "the latest": promotion decides
-        key = (name, alias)
-        cached = self._versions.get(key)
+        cached = self._fresh_alias(name, alias)
+        if cached is not None:
+            return cached
+        resolved = resolve_version(self.settings, name, None, alias)
+        self._versions[(name, alias)] = (resolved, time.monotonic())
+        return resolved
+
+    def _fresh_alias(self, name: str, alias: str) -> int | None:
+        """The version ``alias`` resolved to less than ``ALIAS_TTL_S`` ago, if any."""
+        cached = self._versions.get((name, alias))
         if cached is not None and time.monotonic() - cached[1] < ALIAS_TTL_S:
             return cached[0]
-        resolved = resolve_version(self.settings, name, None, alias)
-        self._versions[key] = (resolved, time.monotonic())
-        return resolved
+        return None
 
     def get(self, name: str | None, version: int | None = None, alias: str | None = None) -> Scorer:
         from potluck.ml.registry import load_model
@@ -99,11 +105,8 @@ class ModelCache:
         resolution) and its scorer are cached, so no registry call or model load."""
         name = name or default_model_name(self.settings)
         if version is None:
-            cached = self._versions.get((name, alias or self.settings.serving_alias))
-            if cached is None or time.monotonic() - cached[1] >= ALIAS_TTL_S:
-                return False
-            version = cached[0]
-        return (name, version) in self._scorers
+            version = self._fresh_alias(name, alias or self.settings.serving_alias)
+        return version is not None and (name, version) in self._scorers
 
     def forget_aliases(self, name: str) -> None:
         for key in [k for k in self._versions if k[0] == name]:

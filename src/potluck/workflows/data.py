@@ -111,8 +111,7 @@ def _withhold(
     timestamp = deployment.sources[source].timestamp_field
     ts = table[timestamp]
     late = pc.greater(ts, pa.scalar(cut, ts.type))
-    held = table.filter(late)
-    held = held.take(pc.sort_indices(held, [(timestamp, "ascending")]))  # stable: a stream's order
+    held = table.filter(late).sort_by(timestamp)  # a stable sort: the stream's order
     path = held_back_path(settings, source)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(held, path)

@@ -47,16 +47,6 @@ def _quantile(values: Sequence[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
-def _same(a: Any, b: Any) -> bool:
-    missing_a = a is None or (isinstance(a, float) and math.isnan(a))
-    missing_b = b is None or (isinstance(b, float) and math.isnan(b))
-    if missing_a or missing_b:
-        return missing_a and missing_b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
-
-
 def replay(
     settings: Settings,
     repo: FeatureRepo,
@@ -71,6 +61,7 @@ def replay(
     from potluck.online.reads import online_features
     from potluck.streams import encode_event
     from potluck.streams.processor import Processor, StreamOptions
+    from potluck.workflows.modeling import serving_features
 
     deployment = active_deployment(settings)
     spec: DemoStream | None = deployment.demo_stream
@@ -81,7 +72,7 @@ def replay(
     keys = deployment.primary_entity.key_names
     label = deployment.label.column if deployment.label else None
     loaded = load_model(settings)
-    service = loaded.feature_service or loaded.feature_refs or deployment.model.feature_service
+    service = serving_features(loaded, deployment)
     scorer = Scorer(loaded)
     now = [as_of - spec.hold_back]  # the replay's clock: the newest event sent so far
     options = StreamOptions(batch=max(spec.batch, 1), block_ms=0, clock=lambda: now[0])
@@ -110,11 +101,8 @@ def replay(
                 started = time.perf_counter()
                 entity = {k: [row[k]] for k in keys}
                 features = online_features(repo, service, entity, now=row[timestamp])[0]
-                value = scorer.score_rows([features])
-                score = (value.probability if value.probability is not None else value.prediction)[
-                    0
-                ]
-                scored.append({"row": row, "features": features, "score": float(score)})
+                score = float(scorer.score_rows([features]).scores[0])
+                scored.append({"row": row, "features": features, "score": score})
                 score_ms.append((time.perf_counter() - started) * 1000)
             if on_event is not None:
                 on_event(len(batch))
@@ -176,6 +164,7 @@ def _compare_offline(
     the training-set path's point-in-time values for the same keys and times."""
     from potluck.features.retrieval import historical_features
     from potluck.offline.job import arrow_to_pandas
+    from potluck.quality.consistency import same_value
 
     if not scored:
         return 0, 0
@@ -193,5 +182,5 @@ def _compare_offline(
     mismatches = 0
     for j, i in enumerate(order):
         online = scored[i]["features"]
-        mismatches += sum(1 for n in names if not _same(online.get(n), columns[n][j]))
+        mismatches += sum(1 for n in names if not same_value(online.get(n), columns[n][j]))
     return len(order), mismatches

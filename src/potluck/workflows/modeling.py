@@ -25,6 +25,7 @@ __all__ = [
     "build_training_set",
     "fingerprint",
     "predict_online",
+    "serving_features",
     "train_model",
     "training_set_path",
 ]
@@ -150,6 +151,12 @@ def train_model(
     )
 
 
+def serving_features(loaded: Any, deployment: Deployment) -> str | list[str]:
+    """The features a registered model reads: its recorded service or refs, else the
+    deployment's default service."""
+    return loaded.feature_service or loaded.feature_refs or deployment.model.feature_service  # type: ignore[no-any-return]
+
+
 def predict_online(
     settings: Settings,
     repo: FeatureRepo,
@@ -165,7 +172,7 @@ def predict_online(
 
     deployment = active_deployment(settings)
     loaded = load_model(settings, version=version)
-    service = loaded.feature_service or loaded.feature_refs or deployment.model.feature_service
+    service = serving_features(loaded, deployment)
     keys = entity_columns(deployment.primary_entity, entity_ids)
     rows = online_features(repo, service, keys, now=at)
     scored = Scorer(loaded).score_rows(rows)
@@ -174,8 +181,7 @@ def predict_online(
     for i, row in enumerate(rows):
         found = bool(row["_found"])
         entry: dict[str, Any] = {k: row[k] for k in key_names}
-        value = scored.probability if scored.probability is not None else scored.prediction
-        entry["prediction"] = round(float(value[i]), 6) if found else None
+        entry["prediction"] = round(float(scored.scores[i]), 6) if found else None
         entry["status"] = row["_status"]
         entry["model_version"] = loaded.info.version
         out.append(entry)

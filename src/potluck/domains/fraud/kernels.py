@@ -11,6 +11,7 @@ NaN, zero counts, every threshold), see ``potluck.online._odfv``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +20,47 @@ from potluck.online._odfv import Columns, KernelSpec
 __all__ = ["TRANSACTION_RISK", "USER_ENGAGEMENT"]
 
 
+RISK_INPUTS = (
+    "txn_count_5m",
+    "txn_count_30m",
+    "amount_sum_5m",
+    "unique_countries_5m",
+    "high_risk_count_30m",
+)
+RISK_OUTPUTS = ("geo_diversity_score", "velocity_score", "high_risk_txn_ratio", "is_high_velocity")
+ENGAGEMENT_INPUTS = (
+    "pages_per_session",
+    "avg_dwell_time_sec",
+    "avg_scroll_depth",
+    "events_5m",
+    "cart_adds_session",
+    "purchases_session",
+)
+ENGAGEMENT_OUTPUTS = (
+    "click_rate_5m",
+    "conversion_rate_session",
+    "engagement_score",
+    "is_likely_purchaser",
+)
+
+
 def _num(x: Any) -> float:
     """A float with null and NaN as 0 (``functions._num`` for one value)."""
     if x is None:
         return 0.0
     value = float(x)
     return 0.0 if value != value else value
+
+
+def _rowwise(
+    inputs: Columns,
+    names: Sequence[str],
+    row: Callable[..., tuple[Any, ...]],
+    outputs: Sequence[str],
+) -> Columns:
+    """``row`` over the ``names`` columns, one call per row, back into output columns."""
+    rows = [row(*values) for values in zip(*(inputs[n] for n in names), strict=True)]
+    return {name: [r[i] for r in rows] for i, name in enumerate(outputs)}
 
 
 def _risk(count5: Any, count30: Any, sum5: Any, countries5: Any, risky30: Any) -> tuple[Any, ...]:
@@ -40,19 +76,7 @@ def _risk(count5: Any, count30: Any, sum5: Any, countries5: Any, risky30: Any) -
 
 def transaction_risk(inputs: Columns, times: list[datetime] | None) -> Columns:
     """``features.transaction_risk_5m`` row by row."""
-    rows = [
-        _risk(*values)
-        for values in zip(
-            inputs["txn_count_5m"],
-            inputs["txn_count_30m"],
-            inputs["amount_sum_5m"],
-            inputs["unique_countries_5m"],
-            inputs["high_risk_count_30m"],
-            strict=True,
-        )
-    ]
-    names = ("geo_diversity_score", "velocity_score", "high_risk_txn_ratio", "is_high_velocity")
-    return {name: [r[i] for r in rows] for i, name in enumerate(names)}
+    return _rowwise(inputs, RISK_INPUTS, _risk, RISK_OUTPUTS)
 
 
 def _engagement(
@@ -71,94 +95,32 @@ def _engagement(
 
 def user_engagement(inputs: Columns, times: list[datetime] | None) -> Columns:
     """``features.user_engagement_scores`` row by row."""
-    rows = [
-        _engagement(*values)
-        for values in zip(
-            inputs["pages_per_session"],
-            inputs["avg_dwell_time_sec"],
-            inputs["avg_scroll_depth"],
-            inputs["events_5m"],
-            inputs["cart_adds_session"],
-            inputs["purchases_session"],
-            strict=True,
-        )
-    ]
-    names = ("click_rate_5m", "conversion_rate_session", "engagement_score", "is_likely_purchaser")
-    return {name: [r[i] for r in rows] for i, name in enumerate(names)}
+    return _rowwise(inputs, ENGAGEMENT_INPUTS, _engagement, ENGAGEMENT_OUTPUTS)
 
 
 _EDGES: list[Any] = [None, 0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 30, 0.5, 59.9, 60.0, 999.99, 1000.0]
+_PROBE_ROWS = 120
 
 
-def _column(n: int, shift: int) -> list[Any]:
-    return [_EDGES[(i * (shift + 1) + shift) % len(_EDGES)] for i in range(n)]
-
-
-def _times(n: int) -> list[datetime]:
-    return [datetime(2026, 3, 1, tzinfo=UTC)] * n
-
-
-def _risk_probe() -> tuple[Columns, list[datetime]]:
-    n = 120
+def _probe(names: Sequence[str], special: str, values: list[Any]) -> tuple[Columns, list[datetime]]:
+    """Every input cycling through the edge values (a different phase per column), the
+    ``special`` column's first rows set to ``values`` (NaN and out-of-range cases)."""
+    n = _PROBE_ROWS
     columns: Columns = {
-        name: _column(n, shift)
-        for shift, name in enumerate(
-            (
-                "txn_count_5m",
-                "txn_count_30m",
-                "amount_sum_5m",
-                "unique_countries_5m",
-                "high_risk_count_30m",
-            )
-        )
+        name: [_EDGES[(i * (shift + 1) + shift) % len(_EDGES)] for i in range(n)]
+        for shift, name in enumerate(names)
     }
-    columns["amount_sum_5m"][:3] = [float("nan"), 1500.0, 250.25]
-    return columns, _times(n)
-
-
-def _engagement_probe() -> tuple[Columns, list[datetime]]:
-    n = 120
-    columns: Columns = {
-        name: _column(n, shift)
-        for shift, name in enumerate(
-            (
-                "pages_per_session",
-                "avg_dwell_time_sec",
-                "avg_scroll_depth",
-                "events_5m",
-                "cart_adds_session",
-                "purchases_session",
-            )
-        )
-    }
-    columns["avg_scroll_depth"][:4] = [float("nan"), -0.5, 0.37, 1.7]
-    return columns, _times(n)
+    columns[special][: len(values)] = values
+    return columns, [datetime(2026, 3, 1, tzinfo=UTC)] * n
 
 
 TRANSACTION_RISK = KernelSpec(
-    inputs=frozenset(
-        {
-            "txn_count_5m",
-            "txn_count_30m",
-            "amount_sum_5m",
-            "unique_countries_5m",
-            "high_risk_count_30m",
-        }
-    ),
+    inputs=frozenset(RISK_INPUTS),
     compute=transaction_risk,
-    probe=_risk_probe,
+    probe=lambda: _probe(RISK_INPUTS, "amount_sum_5m", [float("nan"), 1500.0, 250.25]),
 )
 USER_ENGAGEMENT = KernelSpec(
-    inputs=frozenset(
-        {
-            "pages_per_session",
-            "avg_dwell_time_sec",
-            "avg_scroll_depth",
-            "events_5m",
-            "cart_adds_session",
-            "purchases_session",
-        }
-    ),
+    inputs=frozenset(ENGAGEMENT_INPUTS),
     compute=user_engagement,
-    probe=_engagement_probe,
+    probe=lambda: _probe(ENGAGEMENT_INPUTS, "avg_scroll_depth", [float("nan"), -0.5, 0.37, 1.7]),
 )
