@@ -216,7 +216,6 @@ def docs(
         typer.Option(
             "--output-file",
             help="Markdown file to write, e.g. docs/FEATURES.md (the HTML goes beside it).",
-            dir_okay=False,
         ),
     ] = None,
     json_out: JsonOut = None,

@@ -366,12 +366,21 @@ def write_catalog(
     """Write ``catalog.md`` and ``catalog.html`` into ``directory``; or, given
     ``markdown_file`` (e.g. ``docs/FEATURES.md``), the Markdown there and the HTML
     beside it with the ``.html`` suffix."""
+    from potluck.errors import PotluckError
+
     if markdown_file is not None:
+        if markdown_file.is_dir():
+            raise PotluckError(f"{markdown_file} is a folder: name a file, e.g. docs/FEATURES.md")
         md_path, html_path = markdown_file, markdown_file.with_suffix(".html")
     else:
         md_path, html_path = directory / "catalog.md", directory / "catalog.html"
-    md_path.parent.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(catalog)
-    md_path.write_text(markdown, encoding="utf-8")
-    html_path.write_text(render_html(catalog, markdown), encoding="utf-8")
+    try:
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        md_path.write_text(markdown, encoding="utf-8")
+        html_path.write_text(render_html(catalog, markdown), encoding="utf-8")
+    except OSError as exc:  # a read-only place, a file where a folder should be, ...
+        raise PotluckError(
+            f"cannot write the catalog to {exc.filename or md_path}: {exc.strerror or exc}"
+        ) from None
     return md_path, html_path

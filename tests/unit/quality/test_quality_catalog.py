@@ -56,3 +56,23 @@ def test_markdown_and_html_are_written(catalog: dict, tmp_path: Path) -> None:
     page = html.read_text()
     assert "<table>" in page and page.count("data:image/png;base64,") == 1
     assert "model:stroke_risk/v1" in page
+
+
+def test_a_named_markdown_file_and_places_it_cannot_go(catalog: dict, tmp_path: Path) -> None:
+    """``potluck docs --output-file docs/FEATURES.md``: the Markdown there, the HTML beside
+    it; a folder or an unwritable place is a clear error, never a traceback."""
+    from potluck.errors import PotluckError
+
+    md, html = write_catalog(catalog, tmp_path, tmp_path / "docs" / "FEATURES.md")
+    assert (md, html) == (tmp_path / "docs" / "FEATURES.md", tmp_path / "docs" / "FEATURES.html")
+    plain_md, plain_html = write_catalog(catalog, tmp_path / "reports")
+    assert md.read_text() == plain_md.read_text()  # the same catalog, only named
+    assert html.read_text() == plain_html.read_text()
+    with pytest.raises(PotluckError, match="is a folder"):
+        write_catalog(catalog, tmp_path, tmp_path / "docs")
+    blocker = tmp_path / "plain_file"
+    blocker.write_text("x")
+    with pytest.raises(PotluckError, match="cannot write the catalog"):
+        write_catalog(catalog, tmp_path, blocker / "FEATURES.md")
+    with pytest.raises(PotluckError, match="cannot write the catalog"):
+        write_catalog(catalog, blocker / "reports")
