@@ -44,7 +44,7 @@ def _null(v: Any) -> bool:
 class Feature:
     """One feature compiled against the head's raw columns (indexes, not names)."""
 
-    __slots__ = ("column", "filters", "fn", "spec", "w")
+    __slots__ = ("column", "filters", "fn", "pick", "spec", "w")
 
     def __init__(self, spec: WindowFeature, index: Mapping[str, int]) -> None:
         self.spec = spec
@@ -52,6 +52,9 @@ class Feature:
         self.w = spec.window_us
         self.column = -1 if spec.column is None else index[spec.column]
         self.filters = tuple((index[f.column], f.op, f.value) for f in spec.filter)
+        # features with the same window, column and filters read the same raw events:
+        # a read picks them once (count, sum and mean of one window share them)
+        self.pick = (self.w, self.column, repr(self.filters))
 
     def counts(self, values: Sequence[Sequence[Any]], i: int) -> bool:
         """Does event ``i`` count: passes the filters, has a value if one is read."""

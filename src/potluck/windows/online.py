@@ -51,19 +51,18 @@ as integer microseconds).
 from __future__ import annotations
 
 import json
-import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from potluck.windows import _codec as codec
-from potluck.windows._codec import NAN, Raw, StateFormatError, add, exact, inexact, ratio
-from potluck.windows._head import Feature, Head, compiled, empty_body, new_head, us
+from potluck.windows._codec import NAN, Raw, StateFormatError, add, exact, inexact
+from potluck.windows._head import Head, compiled, empty_body, new_head, us
+from potluck.windows._values import Picked, pick, value
 from potluck.windows.offline import micros
 from potluck.windows.spec import WindowFeature
 
@@ -309,70 +308,11 @@ def read(
     wanted = head.select(features)
     _, body, raw = codec.unpack(state, len(head.columns))
     bodies = json.loads(body)
-    times, values = raw.t, raw.values
+    picks: dict[Any, Picked] = {}
     out = {}
     for f in wanted:
-        w = f.w
-        lo, hi = bisect_right(times, now - w), bisect_right(times, now)
-        picked: list[tuple[int, Any]] = []
-        if lo < hi:
-            # the body zone (a - w + h, a] is counted by the partial, not again
-            b_lo, b_hi = bisect_right(times, a - w + h), bisect_right(times, a)
-            spans = (
-                (range(lo, hi),)
-                if b_lo >= b_hi
-                else (range(lo, min(hi, b_lo)), range(max(lo, b_hi), hi))
-            )
-            col = values[f.column] if f.column >= 0 else None
-            for span in spans:
-                if f.filters:
-                    for i in span:
-                        if f.counts(values, i):
-                            picked.append((times[i], None if col is None else col[i]))
-                elif col is None:  # every event counts: no per-event test
-                    picked += zip(times[span.start : span.stop], repeat(None))
-                else:  # non-null values (NaN != NaN)
-                    picked += [(times[i], v) for i in span if (v := col[i]) is not None and v == v]
-        out[f.spec.name] = _value(f, bodies[f.spec.name], picked, now)
+        picked = picks.get(f.pick)
+        if picked is None:
+            picked = picks[f.pick] = Picked(pick(f, raw, a, h, now))
+        out[f.spec.name] = value(f, bodies[f.spec.name], picked, now)
     return out
-
-
-def _value(f: Feature, body: dict[str, Any], picked: list[tuple[int, Any]], now: int) -> Any:
-    """Combine the body partial and the raw events of the window (in time order)."""
-    n = body["n"] + len(picked)
-    fn = f.fn
-    if fn == "count":
-        return n
-    values = [v for _, v in picked]
-    if fn == "count_distinct":
-        return len(set(body.get("set", ())).union(values))
-    if fn in ("sum", "mean", "stddev"):
-        is_float = body.get("float", False) or any(inexact(v) for v in values)
-        s1 = body.get("s1", (0, 0))
-        for v in values:
-            s1 = add(s1, exact(v))
-        if fn == "sum":
-            return ratio(s1) if is_float else s1[0]
-        if fn == "mean":
-            return ratio(s1, n) if n else None
-        if n < 2:
-            return None
-        s2 = body.get("s2", (0, 0))
-        for v in values:
-            m, k = exact(v)
-            s2 = add(s2, (m * m, 2 * k))
-        # n * s2 - s1^2 over the common denominator 2**e, then one rounding
-        e = max(s2[1], 2 * s1[1])
-        top = ((n * s2[0]) << (e - s2[1])) - ((s1[0] * s1[0]) << (e - 2 * s1[1]))
-        return math.sqrt(top / ((n * (n - 1)) << e))
-    if not n:
-        return None
-    if fn in ("min", "max"):
-        pool = values + ([body["v"]] if body["n"] else [])
-        return min(pool) if fn == "min" else max(pool)
-    # last / time_since_last: raw events after the body beat it, raw ones before lose
-    later = [(ti, v) for ti, v in picked if body["n"] == 0 or ti > body["t"]]
-    ti, v = later[-1] if later else (body["t"], body["v"])
-    if fn == "last":
-        return v
-    return (now - ti) / (6e7 if f.spec.unit == "minutes" else 1e6)
