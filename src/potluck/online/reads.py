@@ -31,11 +31,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from potluck.errors import RequestError
+from potluck.online._entities import entity_columns
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from potluck.deployment import EntitySpec
     from potluck.features.repo import FeatureRepo
     from potluck.online._late import LateView
     from potluck.online._plan import ReadPlan
@@ -60,45 +60,6 @@ Entities = Mapping[str, Sequence[Any]]
 # Columns per join key, or plain ids of the features' single join key.
 EntityArg = Entities | Sequence[Any]
 _SPLIT_TTL_S = 60.0  # resolved keys and window splits are trusted this long (registry cache)
-
-
-def entity_columns(entity: EntitySpec, ids: Sequence[Any]) -> dict[str, list[Any]]:
-    """``ids`` of ``entity`` as join-key columns, typed by the entity's declaration.
-
-    A single-key entity takes plain ids (``"42"`` becomes 42 for an integer key); a
-    composite key takes ``"k1=v1,k2=v2"`` strings or mappings.
-    """
-    import pyarrow as pa
-
-    if not ids:
-        raise RequestError(f"no {entity.name} ids given")
-    names = entity.key_names
-    columns: dict[str, list[Any]] = {k: [] for k in names}
-    for raw in ids:
-        if len(names) == 1 and not isinstance(raw, Mapping):
-            parts = {names[0]: raw}
-        elif isinstance(raw, Mapping):
-            parts = dict(raw)
-        else:
-            pairs = [p.split("=", 1) for p in str(raw).split(",")]
-            parts = {p[0].strip(): p[1].strip() for p in pairs if len(p) == 2}
-        if set(parts) != set(names):
-            raise RequestError(
-                f"{entity.name} id {raw!r} must give exactly the keys {', '.join(names)}"
-            )
-        for key in names:
-            value = parts[key]
-            if pa.types.is_integer(entity.join_keys[key]):
-                try:
-                    value = int(value)
-                except (TypeError, ValueError):
-                    raise RequestError(
-                        f"{entity.name} key '{key}' is an integer; got {value!r}"
-                    ) from None
-            elif not isinstance(value, str) or not value:
-                raise RequestError(f"{entity.name} key '{key}' must be a non-empty string")
-            columns[key].append(value)
-    return columns
 
 
 # (repo) -> (features) -> (what a derivation made of the resolved features, when)
