@@ -21,6 +21,7 @@ __all__ = ["dead_letters", "send_events", "send_table", "stream_status"]
 _LOGS: weakref.WeakKeyDictionary[Any, EventLog] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 MAX_EVENTS_PER_CALL = 10_000
+MAX_EVENT_ID_CHARS = 256  # a producer id becomes a dedup key in the log: bounded
 
 
 def _log(repo: FeatureRepo) -> EventLog:
@@ -48,35 +49,55 @@ def send_events(
     event_ids: Sequence[str | None] | None = None,
 ) -> list[str]:
     """Append events (column -> value) to ``source``'s stream; returns their entry ids.
-    Schema checks happen in the processor (bad events are dead-lettered there)."""
-    from potluck.streams import encode_event
-
+    Schema checks happen in the processor (bad events are dead-lettered there); what the
+    processor could never accept -- an event over its size limit, an empty or oversized
+    producer id -- is refused here, and then nothing of the call is appended."""
     _check_source(repo, source)
-    if not events:
-        raise RequestError("no events to send")
     if len(events) > MAX_EVENTS_PER_CALL:
         raise RequestError(f"at most {MAX_EVENTS_PER_CALL} events per call, got {len(events)}")
+    return _log(repo).append(source, _payload(events, event_ids))
+
+
+def _payload(
+    events: Sequence[Mapping[str, Any]], event_ids: Sequence[str | None] | None, first: int = 0
+) -> list[tuple[bytes, str | None]]:
+    """Events encoded for the log, each checked against the limits (``first``: the
+    number of the first event in messages)."""
+    from potluck.streams import encode_event
+    from potluck.streams.events import MAX_EVENT_BYTES
+
+    if not events:
+        raise RequestError("no events to send")
     ids = list(event_ids) if event_ids is not None else [None] * len(events)
     if len(ids) != len(events):
         raise RequestError(f"{len(ids)} event ids for {len(events)} events")
+    for n, event_id in enumerate(ids, first):
+        if event_id is not None and not 0 < len(event_id) <= MAX_EVENT_ID_CHARS:
+            raise RequestError(f"event id {n} must have 1 to {MAX_EVENT_ID_CHARS} characters")
     try:
         payload = [(encode_event(e), i) for e, i in zip(events, ids, strict=True)]
     except TypeError as exc:
         raise RequestError(str(exc)) from None
-    return _log(repo).append(source, payload)
+    for n, (data, _) in enumerate(payload, first):
+        if len(data) > MAX_EVENT_BYTES:
+            raise RequestError(f"event {n} is {len(data)} bytes encoded; at most {MAX_EVENT_BYTES}")
+    return payload
 
 
 def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str | None) -> int:
-    """Append a file's rows as events, in chunks; ``id_column`` holds producer ids."""
-    sent = 0
+    """Append a file's rows as events, in chunks; ``id_column`` holds producer ids. Every
+    row is checked before the first chunk is appended: a bad row appends nothing."""
+    _check_source(repo, source)
+    chunks = []
     for lo in range(0, table.num_rows, MAX_EVENTS_PER_CALL):
         part = table.slice(lo, MAX_EVENTS_PER_CALL)
         ids = None
         if id_column is not None:
             ids = [None if v is None else str(v) for v in part[id_column].to_pylist()]
             part = part.drop_columns([id_column])
-        sent += len(send_events(repo, source, part.to_pylist(), ids))
-    return sent
+        chunks.append(_payload(part.to_pylist(), ids, first=lo))
+    log = _log(repo)
+    return sum(len(log.append(source, chunk)) for chunk in chunks)
 
 
 def stream_status(repo: FeatureRepo, sources: Sequence[str] | None = None) -> list[dict[str, Any]]:

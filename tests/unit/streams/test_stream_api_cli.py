@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,6 +64,34 @@ def test_post_events_then_run_serves_them(
     assert_online_equals_batch(repo, now())
 
 
+def test_what_the_processor_never_accepts_is_refused_at_send_time(repo: FeatureRepo) -> None:
+    """An event over the size limit or an absurd producer id: 422, and nothing of the call
+    is appended (the good events beside it neither)."""
+    from potluck.streams import open_log
+
+    settings = repo.settings.model_copy(update={"api_keys": {"w": "read,write"}})
+    sent = events(3, seed=4)
+    huge = {**sent[1], "country": "x" * 70_000}
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        answer = client.post(
+            "/streams/txns/events", json={"events": [sent[0], huge]}, headers=WRITE
+        )
+        assert answer.status_code == 422
+        assert "event 1 is" in answer.json()["message"] and "65536" in answer.json()["message"]
+        body = {"events": sent[:2], "event_ids": ["ok", "x" * 257]}
+        answer = client.post("/streams/txns/events", json=body, headers=WRITE)
+        assert answer.status_code == 422
+        assert answer.json()["message"] == "event id 1 must have 1 to 256 characters"
+        body = {"events": sent[:1], "event_ids": [""]}
+        assert client.post("/streams/txns/events", json=body, headers=WRITE).status_code == 422
+    log = open_log(repo)
+    try:
+        log.join("txns", "probe", "probe")  # a new group reads the log from its start
+        assert log.read("txns", "probe", "probe", 10, 0, own=False) == []
+    finally:
+        log.close()
+
+
 def test_cli_send_status_and_dead_letters(
     repo: FeatureRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,6 +120,38 @@ def test_cli_send_status_and_dead_letters(
     assert result.exit_code == 0, result.output
     (letter,) = json.loads(out.read_text())
     assert letter["reason"] == "schema" and "amount" in letter["detail"]
+
+
+def test_cli_send_of_a_file_with_one_oversized_row_appends_nothing(
+    repo: FeatureRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file goes in chunks of 10,000 events; the bad row is in the second chunk, and
+    the first is not appended either."""
+    from potluck.streams import open_log
+
+    monkeypatch.setenv("POTLUCK_HOME", str(repo.settings.home))
+    monkeypatch.setenv("POTLUCK_DEPLOYMENT", DEPLOYMENT)
+    rows = events(10_001, seed=12)
+    rows[-1]["country"] = "x" * 70_000
+    file = tmp_path / "events.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), file)
+    # potluck's entry point, as a user runs it: the error is one clear line
+    result = subprocess.run(
+        [sys.executable, "-m", "potluck.cli", "stream", "send", "txns", "--file", str(file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "event 10000 is 70" in output and "at most 65536" in output, output
+    assert "Traceback" not in output
+    log = open_log(repo)
+    try:
+        log.join("txns", "probe", "probe")
+        assert log.read("txns", "probe", "probe", 10, 0, own=False) == []
+    finally:
+        log.close()
 
 
 def test_cli_run_on_spark_runs_the_structured_streaming_path(
