@@ -222,12 +222,14 @@ def request_time_features(inputs: pd.DataFrame) -> pd.DataFrame:
 
     from potluck.domains.healthcare import functions as fn
 
+    # fn.age takes timestamps or ISO text as they come: pd.to_datetime on a column that
+    # already holds timestamps costs ~0.15 s per million rows (its cache heuristic)
     if "event_timestamp" in inputs.columns:
-        at = pd.to_datetime(inputs["event_timestamp"], utc=True)
+        at = inputs["event_timestamp"]
     else:
         at = pd.Series(pd.Timestamp.now(tz="UTC"), index=inputs.index)
     out = pd.DataFrame(index=inputs.index)
-    out["age"] = fn.age(pd.to_datetime(inputs["date_of_birth"], utc=True), at).astype("Int64")
+    out["age"] = fn.age(inputs["date_of_birth"], at).astype("Int64")
     out["bmi_category"] = fn.bmi_category(inputs["bmi"])
     out["glucose_category"] = fn.glucose_category(inputs["avg_glucose_level"])
     return out
