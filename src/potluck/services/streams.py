@@ -84,10 +84,40 @@ def _payload(
     return payload
 
 
+def _check_columns(repo: FeatureRepo, source: str, columns: Sequence[str]) -> None:
+    """A file whose columns cannot fit the source would dead-letter every row: refused
+    whole instead, naming what is missing and what is not the source's."""
+    from potluck.deployment import active_deployment
+
+    deployment = active_deployment(repo.settings)
+    spec = deployment.sources[source]
+    keys = [k for k in deployment.entity(spec.entity).key_names if k in spec.schema.names]
+    needed = [*keys, spec.timestamp_field]  # (a key the source names otherwise: its view maps it)
+    missing = [c for c in needed if c not in columns]
+    foreign = [c for c in columns if c not in spec.schema.names]
+    if not missing and not foreign:
+        return
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if foreign:
+        problems.append(f"not in the source: {', '.join(map(repr, foreign))}")
+    hint = ""
+    if len(columns) == 1 and any(sep in columns[0] for sep in ";\t|"):
+        hint = " (one column whose name holds a separator: CSV files are read comma-separated)"
+    raise RequestError(
+        f"the file's columns do not fit source '{source}': {'; '.join(problems)}{hint}"
+    )
+
+
 def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str | None) -> int:
     """Append a file's rows as events, in chunks; ``id_column`` holds producer ids. Every
     row is checked before the first chunk is appended: a bad row appends nothing."""
     _check_source(repo, source)
+    columns = [c for c in table.column_names if c != id_column]
+    if id_column is not None and id_column not in table.column_names:
+        raise RequestError(f"no column '{id_column}' in the file (columns: {', '.join(columns)})")
+    _check_columns(repo, source, columns)
     chunks = []
     for lo in range(0, table.num_rows, MAX_EVENTS_PER_CALL):
         part = table.slice(lo, MAX_EVENTS_PER_CALL)

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from potluck.api.main import create_app
 from potluck.cli import app
+from potluck.errors import RequestError
 from potluck.features.repo import FeatureRepo
 from potluck.online.materialize import materialize
 
@@ -146,6 +147,40 @@ def test_cli_send_of_a_file_with_one_oversized_row_appends_nothing(
     output = result.stdout + result.stderr
     assert "event 10000 is 70" in output and "at most 65536" in output, output
     assert "Traceback" not in output
+    log = open_log(repo)
+    try:
+        log.join("txns", "probe", "probe")
+        assert log.read("txns", "probe", "probe", 10, 0, own=False) == []
+    finally:
+        log.close()
+
+
+def test_cli_send_of_a_file_whose_columns_cannot_fit_is_refused_whole(
+    repo: FeatureRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A semicolon-separated CSV reads as one column: every row would be dead-lettered, so
+    the file is refused with what is missing and a hint; a wrong --id-column too."""
+    from potluck.streams import open_log
+
+    monkeypatch.setenv("POTLUCK_HOME", str(repo.settings.home))
+    monkeypatch.setenv("POTLUCK_DEPLOYMENT", DEPLOYMENT)
+    rows = events(3, seed=13)
+    names = list(rows[0])
+    text = ";".join(names) + "\n" + "\n".join(";".join(str(r[c]) for c in names) for r in rows)
+    file = tmp_path / "events.csv"
+    file.write_text(text + "\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["stream", "send", "txns", "--file", str(file)])
+    assert isinstance(result.exception, RequestError)
+    message = str(result.exception)
+    assert "missing card_id, ts" in message and "comma-separated" in message
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), good)
+    result = runner.invoke(
+        app, ["stream", "send", "txns", "--file", str(good), "--id-column", "nope"]
+    )
+    assert isinstance(result.exception, RequestError)
+    assert "no column 'nope'" in str(result.exception)
     log = open_log(repo)
     try:
         log.join("txns", "probe", "probe")
