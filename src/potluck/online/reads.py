@@ -28,6 +28,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from potluck.errors import RequestError
@@ -69,11 +70,11 @@ _DERIVED: weakref.WeakKeyDictionary[Any, dict[Any, tuple[Any, float]]] = weakref
 def _cached(repo: FeatureRepo, features: str | Sequence[str], what: str, make: Any) -> Any:
     """``make(resolved)`` for these features, kept one registry cache period like the
     plans; the features are resolved once per period for every derivation of them."""
-    import time
-
     key = features if isinstance(features, str) else tuple(features)
-    entry = _DERIVED.setdefault(repo, {})
-    now = time.monotonic()
+    entry = _DERIVED.get(repo)  # (every read passes here: the common case first)
+    if entry is None:
+        entry = _DERIVED.setdefault(repo, {})
+    now = monotonic()
     resolved = entry.get((key, "resolved"))
     if resolved is None or now - resolved[1] >= _SPLIT_TTL_S:
         resolved = entry[(key, "resolved")] = (repo.resolve(features), now)
@@ -120,8 +121,9 @@ def _check(entities: Entities) -> int:
     return lengths.pop()
 
 
-# (plain refs, windowed view -> feature names, output order, late on-demand views)
-Split = tuple[list[str], dict[Any, list[str]], list[str], list["LateView"]]
+# (plain refs, windowed view -> feature names, output order, late on-demand views, the
+# join keys of the views read)
+Split = tuple[list[str], dict[Any, list[str]], list[str], list["LateView"], frozenset[str]]
 
 
 def _split(repo: FeatureRepo, features: str | Sequence[str]) -> Split | None:
@@ -133,7 +135,7 @@ def _split(repo: FeatureRepo, features: str | Sequence[str]) -> Split | None:
 
 
 def _split_of(repo: FeatureRepo, resolved: Any) -> Split | None:
-    from potluck.online._late import late_views
+    from potluck.online._late import key_names, late_views
     from potluck.online._windows import windowed_views
 
     every = set(windowed_views(repo, None))
@@ -152,7 +154,8 @@ def _split_of(repo: FeatureRepo, resolved: Any) -> Split | None:
             else:
                 plain.append(ref)
         order = [n for n in resolved.names if n not in resolved.pii]
-        split = (plain, groups, order, list(late.values()))
+        names = key_names(repo, [*plain, *(f"{v.name}:" for v in groups)])
+        split = (plain, groups, order, list(late.values()), names)
     return split
 
 
@@ -191,15 +194,13 @@ def read_columns(
     split = _split(repo, features)
     if split is None:
         return _plain_columns(repo, features, entities, now, apply_ttl)
-    from potluck.online._late import key_columns, key_names
+    from potluck.online._late import key_columns
     from potluck.online._windows import read_windows
 
-    plain, groups, order, late = split
+    plain, groups, order, late, names = split
     at = now or datetime.now(UTC)
     read = Read([], {}, [False] * n, {}, {})
-    refs = [*plain, *(f"{v.name}:" for v in groups)]
-    names = _cached(repo, features, "key_names", lambda _: key_names(repo, refs))
-    keys = key_columns(repo, entities, refs, names)
+    keys = key_columns(repo, entities, plain, names)
     if plain:
         read = _plain_columns(repo, plain, keys, at, apply_ttl)
     for view, wanted in groups.items():
