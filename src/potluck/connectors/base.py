@@ -38,7 +38,10 @@ class ReadRequest:
     ``lean`` asks for bounded memory over speed: one thread, one batch in flight
     (materialization reads many key chunks one after another; Arrow's threaded
     scans keep ~80 MB of per-thread buffers resident). Connectors without threaded
-    scans ignore it.
+    scans ignore it. ``keys_optional`` says the caller drops rows of other keys itself
+    (the point-in-time join does): a connector may then skip the key filter where it
+    would cost more than it saves -- a file scan that cannot prune by key, with keys
+    covering much of the file -- and return those rows too.
     """
 
     table: str
@@ -49,6 +52,7 @@ class ReadRequest:
     start: datetime | None = None
     end: datetime | None = None
     lean: bool = False
+    keys_optional: bool = False
 
 
 def parse_options(

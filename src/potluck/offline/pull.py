@@ -203,6 +203,7 @@ def pull_view_slice(
         timestamp_column=source.timestamp_field,
         start=start - ttl if ttl else None,
         end=end,
+        keys_optional=True,  # the join drops rows of keys the entity frame lacks
     )
     started = time.perf_counter()
     raw = read_source(config, source, request)

@@ -83,6 +83,34 @@ def test_request_is_pushed_into_the_scan(
     assert "is_in" in predicate and ">=" in predicate
 
 
+def test_optional_keys_are_dropped_only_when_they_cover_much_of_the_file(
+    parquet: ParquetConnector,
+) -> None:
+    """``keys_optional``: 3 keys of an 8-row file (>= a quarter) read every row in the
+    time range; 1 key still filters; without the flag the keys always filter."""
+    keys = [f"k{i}" for i in range(8)]
+    table = pa.table({"k": keys, "t": pa.array([T0 + timedelta(hours=i) for i in range(8)], TS)})
+    parquet.write("l", table)
+    late = T0 + timedelta(hours=1)  # the time bound holds in every case
+
+    def read(wanted: list[str], optional: bool) -> list[str]:
+        request = ReadRequest(
+            "l",
+            ["k"],
+            key_column="k",
+            keys=wanted,
+            timestamp_column="t",
+            start=late,
+            keys_optional=optional,
+        )
+        return parquet.read(request)["k"].to_pylist()
+
+    assert read(["k1", "k2", "k9"], optional=True) == keys[1:]
+    assert read(["k1", "k2", "k9"], optional=False) == ["k1", "k2"]
+    assert read(["k3"], optional=True) == ["k3"]
+    assert read([], optional=True) == []
+
+
 def test_order_is_kept_across_row_groups(parquet: ParquetConnector, root: Path) -> None:
     root.mkdir()
     data = pa.table({"k": [str(i % 7) for i in range(10_000)], "i": list(range(10_000))})

@@ -191,6 +191,38 @@ def test_same_training_set_as_feast_duckdb(tmp_path: Path, seed: int) -> None:
     assert ours["v_int"].dtype == pd.Int64Dtype()
 
 
+def test_unfiltered_pulls_give_the_same_training_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pulls may skip the key filter (``keys_optional``: Parquet drops it when the keys
+    cover much of a file); forced here, with a third of the patients absent from the
+    entity frame, the join alone must drop their rows: same set as Feast and the oracle."""
+    from potluck.connectors.parquet import ParquetConnector
+
+    dropped: list[int] = []
+
+    def always(self: ParquetConnector, request: Any) -> Any:
+        from dataclasses import replace
+
+        assert request.keys_optional
+        dropped.append(len(request.keys))
+        return replace(request, keys=None)
+
+    monkeypatch.setattr(ParquetConnector, "_filtering_worth_it", always)
+    pair = _pair(tmp_path, 5)
+    rng = random.Random(6)
+    entities = [r for r in _entity_rows(rng, 400) if r["pid"] not in PATIENTS[:10]]
+    frame = entity_frame(entities, ["row_id", "pid", "event_timestamp"])
+    ours = pair.ours.get_historical_features(entity_df=frame, features=REFS).to_df()
+    theirs = pair.feast.get_historical_features(entity_df=frame, features=REFS).to_df()
+    assert dropped and len(ours) == len(theirs) == len(frame)
+    theirs = theirs.sort_values("row_id", kind="stable")
+    ours_sorted = ours.sort_values("row_id", kind="stable")
+    columns = ["row_id", "pid", "event_timestamp", *FEATURES]
+    assert_rows_equal(frame_records(ours_sorted), frame_records(theirs), columns)
+    assert_rows_equal(frame_records(ours), _reference(pair, entities), columns)
+
+
 def test_ttl_and_tie_edges_agree_with_feast(tmp_path: Path) -> None:
     """Hand-picked edges: exactly at t - ttl, 1 µs older, 1 µs in the future, created ties."""
     pair = _pair(tmp_path, 11)
