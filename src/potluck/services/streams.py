@@ -21,6 +21,7 @@ __all__ = ["dead_letters", "send_events", "send_table", "stream_status"]
 _LOGS: weakref.WeakKeyDictionary[Any, EventLog] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 MAX_EVENTS_PER_CALL = 10_000
+EVENTS_PER_ENTRY = 1_000  # a batched entry (``potluck stream send``): ~150 KB of JSON
 
 
 def _log(repo: FeatureRepo) -> EventLog:
@@ -46,8 +47,10 @@ def send_events(
     source: str,
     events: Sequence[Mapping[str, Any]],
     event_ids: Sequence[str | None] | None = None,
+    batched: bool = False,
 ) -> list[str]:
-    """Append events (column -> value) to ``source``'s stream; returns their entry ids.
+    """Append events (column -> value) to ``source``'s stream; returns their entry ids
+    (``batched``: up to ``EVENTS_PER_ENTRY`` events per entry, one id per entry).
     Schema checks happen in the processor (bad events are dead-lettered there)."""
     from potluck.streams import encode_event
 
@@ -63,11 +66,18 @@ def send_events(
         payload = [(encode_event(e), i) for e, i in zip(events, ids, strict=True)]
     except TypeError as exc:
         raise RequestError(str(exc)) from None
+    if batched:
+        chunks = [
+            ([d for d, _ in payload[lo : lo + EVENTS_PER_ENTRY]], ids[lo : lo + EVENTS_PER_ENTRY])
+            for lo in range(0, len(payload), EVENTS_PER_ENTRY)
+        ]
+        return _log(repo).append_batched(source, chunks)
     return _log(repo).append(source, payload)
 
 
 def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str | None) -> int:
-    """Append a file's rows as events, in chunks; ``id_column`` holds producer ids."""
+    """Append a file's rows as events, in batched entries (see ``potluck.streams.events``);
+    ``id_column`` holds producer ids."""
     sent = 0
     for lo in range(0, table.num_rows, MAX_EVENTS_PER_CALL):
         part = table.slice(lo, MAX_EVENTS_PER_CALL)
@@ -75,7 +85,8 @@ def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str |
         if id_column is not None:
             ids = [None if v is None else str(v) for v in part[id_column].to_pylist()]
             part = part.drop_columns([id_column])
-        sent += len(send_events(repo, source, part.to_pylist(), ids))
+        send_events(repo, source, part.to_pylist(), ids, batched=True)
+        sent += part.num_rows
     return sent
 
 
