@@ -59,11 +59,12 @@ def test_redis_stream_to_online_equals_batch(repo: FeatureRepo, commit_keys: int
     log.close()
 
 
-@pytest.mark.parametrize("commit_keys", [500, 2])
+# (100_000, True): the bad events inside one batched entry, each dead-lettered alone
+@pytest.mark.parametrize(("commit_keys", "batched"), [(500, False), (2, False), (100_000, True)])
 def test_bad_late_out_of_order_and_duplicate_events_on_redis(
-    repo: FeatureRepo, commit_keys: int
+    repo: FeatureRepo, commit_keys: int, batched: bool
 ) -> None:
-    check_bad_events(repo, commit_keys)
+    check_bad_events(repo, commit_keys, batched)
 
 
 def test_two_consumers_share_work_and_one_claims_the_dead_ones_pending(
