@@ -51,11 +51,18 @@ def read_batch(
 
     if not payloads:
         return None
-    for data in payloads:
-        if data[:1] != b"{" or data[-1:] != b"}":
-            return None
     joined = b"\n".join(payloads)
-    if joined.count(b"\n") != len(payloads) - 1 or b"\r" in joined:
+    n = len(payloads)
+    # Each payload one "{...}" without a newline, checked in C: exactly n - 1 newlines
+    # (the joins), each between a "}" and a "{", and the whole begins with "{" and ends
+    # with "}". (A payload of just "{" or "}" breaks a "}\n{" pair, so it fails too.)
+    if (
+        joined[:1] != b"{"
+        or joined[-1:] != b"}"
+        or joined.count(b"\n") != n - 1
+        or joined.count(b"}\n{") != n - 1
+        or b"\r" in joined
+    ):
         return None
     text = _text_fields(schema)
     try:

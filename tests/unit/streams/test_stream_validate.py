@@ -70,6 +70,9 @@ def test_good_batch_takes_the_arrow_path_and_equals_the_per_event_one(
         b"[1, 2]",
         b'{"card_id": "a"} {"card_id": "b"}',  # two objects in one entry
         b"",
+        b"{",
+        b"}",
+        b"{}",
         b"x" * 70_000,  # oversized
         _row(7, amount="lots"),
         _row(7, extra=1),
