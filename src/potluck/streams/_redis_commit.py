@@ -69,7 +69,8 @@ def commit_once(
     group, consumer, ids = member or ("", "", [])
     lease, lock, version = marker or f"{b}:lease:{group}:{consumer}", f"{b}:lock", f"{b}:version"
     project = log.project.encode()
-    state_keys = {v: [log._state_prefix(v) + k for k in ks] for v, ks in reads.windowed.items()}
+    prefixes = {v: log._state_prefix(v) for v in reads.windowed}
+    state_keys = {v: [prefixes[v] + k for k in ks] for v, ks in reads.windowed.items()}
     hash_keys = {v: [k + project for k in ks] for v, (_, ks) in reads.latest.items()}
     eid_keys = [f"{b}:eid:{e}" for e in reads.event_ids]
     pipe = log.client.pipeline(transaction=True)

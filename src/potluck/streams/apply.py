@@ -159,8 +159,16 @@ def plan_source(
 
 
 def batch_keys(plan: SourcePlan, rows: pa.Table) -> dict[str, list[bytes]]:
-    """View -> encoded entity key of each row (what the snapshot must read)."""
-    return {t.name: t.encode_keys(rows) for t in plan.targets}
+    """View -> encoded entity key of each row (what the snapshot must read). Views keyed
+    by the same columns share one list (encoded once)."""
+    out: dict[str, list[bytes]] = {}
+    done: dict[tuple[Any, ...], list[bytes]] = {}
+    for t in plan.targets:
+        same = (t.key_columns, tuple(t.key_types.items()))
+        if same not in done:
+            done[same] = t.encode_keys(rows)
+        out[t.name] = done[same]
+    return out
 
 
 def compute(

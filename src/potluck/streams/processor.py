@@ -256,10 +256,14 @@ class Processor:
         dead: list[Any],
     ) -> Writes:
         o = self.options
+        unique: dict[int, list[bytes]] = {}  # views sharing a key list share its uniques
+        for t in plan.targets:
+            if id(keys[t.name]) not in unique:
+                unique[id(keys[t.name])] = list(dict.fromkeys(keys[t.name]))
         reads = Reads(
-            windowed={t.name: list(dict.fromkeys(keys[t.name])) for t in plan.windowed},
+            windowed={t.name: unique[id(keys[t.name])] for t in plan.windowed},
             latest={
-                t.name: (t.layout, list(dict.fromkeys(keys[t.name])))  # type: ignore[misc]
+                t.name: (t.layout, unique[id(keys[t.name])])  # type: ignore[misc]
                 for t in plan.latest
             },
             event_ids=list(dict.fromkeys(e for e in checked.event_ids if e is not None)),
