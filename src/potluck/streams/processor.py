@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Processor", "StreamOptions", "stream_plans"]
 
+_FROZEN = False  # gc.freeze() done (see Processor.start)
+
 
 @dataclass
 class StreamOptions:
@@ -143,8 +145,13 @@ class Processor:
             self._maybe_rebuild(plan, force=False)
         # Everything loaded so far (Feast, the registry, Arrow) lives as long as the
         # process: out of the collector's reach, a full collection no longer walks it
-        # every few batches (each batch allocates ~10 objects per event).
-        gc.freeze()
+        # every few batches (each batch allocates ~10 objects per event). Once per
+        # process: a later processor (tests, a workflow) would freeze its predecessors'
+        # garbage for good.
+        global _FROZEN
+        if not _FROZEN:
+            _FROZEN = True
+            gc.freeze()
         if self.options.offline and self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="flush")
             self._flusher.start()
