@@ -1,7 +1,7 @@
 """Streaming: event-to-servable freshness and throughput, potluck beside Feast's push.
 
     .venv/bin/python benchmarks/streaming.py [--rate 20000] [--seconds 15] [--cards 2000]
-        [--throughput-events 150000] [--json-out FILE]
+        [--throughput-events 150000] [--format per-event|batched] [--json-out FILE]
 
 A real Redis (started here) holds the stream and the online store. The deployment is
 ``benchmarks/deployments/stream_bench`` (card transactions: ten window features, a
@@ -20,7 +20,13 @@ every 50 ms one event goes to a probe card of its own with a unique amount, and 
 polls the online store (potluck's online read) until the value is visible: freshness =
 visible - XADD. Throughput: ``--throughput-events`` events are appended at once and the
 time to serve them all is measured (potluck: window features on). Peak RSS: ``VmHWM``
-of the consumer process. ``--json-out`` writes ``{"potluck": {...}, "feast": {...}}``.
+of the consumer process.
+
+``--format``: ``per-event`` (default) writes one stream entry per event (field ``data``,
+the format any Redis client produces); ``batched`` writes each 10 ms chunk of the paced
+stream, and each 1,000 events of the backlog, as one batched entry (field ``events``,
+newline-delimited JSON: what ``potluck stream send`` writes); the probe events stay
+one entry each. Feast's consumer reads per-event entries only. ``--json-out`` writes ``{"potluck": {...}, "feast": {...}}``.
 """
 
 from __future__ import annotations
@@ -87,7 +93,7 @@ def worker_potluck(home: Path, port: int, db: int, seconds: float) -> None:
     from potluck.streams.processor import Processor, StreamOptions
 
     repo = FeatureRepo(_settings(home, port, db))
-    Processor(repo, [SOURCE], StreamOptions(batch=5000, block_ms=5)).run(idle_exit_s=seconds)
+    Processor(repo, [SOURCE], StreamOptions(block_ms=5)).run(idle_exit_s=seconds)
 
 
 def worker_feast(home: Path, port: int, db: int, seconds: float) -> None:
@@ -148,7 +154,17 @@ def _reader(repo: Any, feature: str, probe: Probe, stop: threading.Event) -> Non
         time.sleep(0.005)
 
 
-def _produce(client: Any, stream: str, rate: int, seconds: float, cards: int, probe: Probe) -> int:
+def _add(pipe: Any, stream: str, events: list[bytes], batched: bool) -> None:
+    if batched:
+        pipe.xadd(stream, {b"events": b"\n".join(events)})
+    else:
+        for data in events:
+            pipe.xadd(stream, {b"data": data})
+
+
+def _produce(
+    client: Any, stream: str, rate: int, seconds: float, cards: int, probe: Probe, batched: bool
+) -> int:
     chunk = max(1, rate // 100)
     sent, k, start = 0, 0, time.perf_counter()
     next_probe = start
@@ -159,9 +175,11 @@ def _produce(client: Any, stream: str, rate: int, seconds: float, cards: int, pr
         if delay > 0:
             time.sleep(delay)
         pipe = client.pipeline(transaction=False)
-        for _ in range(chunk):
-            card = f"card_{rng.randrange(cards):05d}"
-            pipe.xadd(stream, {b"data": _event(card, round(rng.uniform(1, 500), 2))})
+        events = [
+            _event(f"card_{rng.randrange(cards):05d}", round(rng.uniform(1, 500), 2))
+            for _ in range(chunk)
+        ]
+        _add(pipe, stream, events, batched)
         now = time.perf_counter()
         if now >= next_probe:
             next_probe += 0.05
@@ -249,7 +267,8 @@ def run_engine(engine: str, home: Path, port: int, db: int, args: argparse.Names
     reader = threading.Thread(target=_reader, args=(repo, feature, probe, stop), daemon=True)
     reader.start()
     began = time.perf_counter()
-    sent = _produce(client, stream, args.rate, args.seconds, args.cards, probe)
+    batched = args.format == "batched" and engine == "potluck"
+    sent = _produce(client, stream, args.rate, args.seconds, args.cards, probe, batched)
     offered = sent / (time.perf_counter() - began)
     stop.set()
     reader.join(timeout=120)
@@ -259,13 +278,17 @@ def run_engine(engine: str, home: Path, port: int, db: int, args: argparse.Names
     marker = f"probe_tp_{engine}"
     base = served()
     t0 = time.perf_counter()
-    pipe = client.pipeline(transaction=False)
     rng = random.Random(11)
-    for i in range(n - 1):
-        pipe.xadd(stream, {b"data": _event(f"card_{rng.randrange(args.cards):05d}", 1.0)})
-        if i % 5000 == 4999:
-            pipe.execute()
-            pipe = client.pipeline(transaction=False)
+    for lo in range(0, n - 1, 5000):
+        pipe = client.pipeline(transaction=False)
+        events = [
+            _event(f"card_{rng.randrange(args.cards):05d}", 1.0)
+            for _ in range(min(5000, n - 1 - lo))
+        ]
+        for at in range(0, len(events), 1000):
+            _add(pipe, stream, events[at : at + 1000], batched)
+        pipe.execute()
+    pipe = client.pipeline(transaction=False)
     pipe.xadd(stream, {b"data": _event(marker, 42.0)})
     pipe.execute()
     from potluck.online.reads import online_features
@@ -290,6 +313,7 @@ def run_engine(engine: str, home: Path, port: int, db: int, args: argparse.Names
         "probes_sent": len(fresh) + len(probe.pending),
         "peak_rss_mb": round(peak[0], 1),
         "window_features": engine == "potluck",
+        "format": "batched" if batched else "per-event",
     }
 
 
@@ -300,6 +324,7 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=2000)
     parser.add_argument("--throughput-events", type=int, default=150_000)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--format", choices=("per-event", "batched"), default="per-event")
     parser.add_argument("--engines", default="potluck,feast")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)

@@ -59,11 +59,12 @@ def test_redis_stream_to_online_equals_batch(repo: FeatureRepo, commit_keys: int
     log.close()
 
 
-@pytest.mark.parametrize("commit_keys", [500, 2])
+# (100_000, True): the bad events inside one batched entry, each dead-lettered alone
+@pytest.mark.parametrize(("commit_keys", "batched"), [(500, False), (2, False), (100_000, True)])
 def test_bad_late_out_of_order_and_duplicate_events_on_redis(
-    repo: FeatureRepo, commit_keys: int
+    repo: FeatureRepo, commit_keys: int, batched: bool
 ) -> None:
-    check_bad_events(repo, commit_keys)
+    check_bad_events(repo, commit_keys, batched)
 
 
 def test_two_consumers_share_work_and_one_claims_the_dead_ones_pending(
@@ -213,3 +214,23 @@ def test_redis_restarted_with_aof_during_processing_catches_up(tmp_path: Path) -
         assert_online_equals_batch(repo, now())
     finally:
         _kill_redis(root)
+
+
+def test_stream_send_writes_batched_entries_each_event_applied_once(repo: FeatureRepo) -> None:
+    import pyarrow as pa
+
+    from potluck.services.streams import send_table
+
+    rows = [{**e, "id": f"tx-{i}"} for i, e in enumerate(events(2500, seed=5))]
+    before = offline_rows(repo).num_rows
+    assert send_table(repo, "txns", pa.Table.from_pylist(rows), "id") == 2500
+    assert send_table(repo, "txns", pa.Table.from_pylist(rows[:10]), "id") == 10  # retries
+    log = open_log(repo)
+    assert log.length("txns") == 4  # 1,000 + 1,000 + 500 events, then the 10 retries
+    progress = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.3)
+    assert progress.applied == 2500 and progress.duplicates == 10 and progress.dead == 0
+    (group,) = log.status("txns")
+    assert group.applied == 2500 and group.pending == 0 and group.lag == 0
+    log.close()
+    assert offline_rows(repo).num_rows == before + 2500
+    assert_online_equals_batch(repo, now())

@@ -55,7 +55,7 @@ def run(
         list[str] | None, typer.Option("--source", "-s", help="Sources (default: all online).")
     ] = None,
     group: Annotated[str, typer.Option(help="Consumer group.")] = "potluck",
-    batch: Annotated[int, typer.Option(help="Entries per batch.", min=1)] = 2000,
+    batch: Annotated[int, typer.Option(help="Entries per batch.", min=1)] = 20_000,
     lateness: Annotated[
         float, typer.Option(help="Allowed lateness in seconds behind the watermark.")
     ] = 3600.0,

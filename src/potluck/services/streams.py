@@ -22,6 +22,7 @@ _LOGS: weakref.WeakKeyDictionary[Any, EventLog] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 MAX_EVENTS_PER_CALL = 10_000
 MAX_EVENT_ID_CHARS = 256  # a producer id becomes a dedup key in the log: bounded
+EVENTS_PER_ENTRY = 1_000  # a batched entry (``potluck stream send``): ~150 KB of JSON
 
 
 def _log(repo: FeatureRepo) -> EventLog:
@@ -127,7 +128,18 @@ def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str |
             part = part.drop_columns([id_column])
         chunks.append(_payload(part.to_pylist(), ids, first=lo))
     log = _log(repo)
-    return sum(len(log.append(source, chunk)) for chunk in chunks)
+    for payload in chunks:  # batched entries (see potluck.streams.events)
+        log.append_batched(
+            source,
+            [
+                (
+                    [d for d, _ in payload[i : i + EVENTS_PER_ENTRY]],
+                    [e for _, e in payload[i : i + EVENTS_PER_ENTRY]],
+                )
+                for i in range(0, len(payload), EVENTS_PER_ENTRY)
+            ],
+        )
+    return sum(len(p) for p in chunks)
 
 
 def stream_status(repo: FeatureRepo, sources: Sequence[str] | None = None) -> list[dict[str, Any]]:

@@ -159,8 +159,16 @@ def plan_source(
 
 
 def batch_keys(plan: SourcePlan, rows: pa.Table) -> dict[str, list[bytes]]:
-    """View -> encoded entity key of each row (what the snapshot must read)."""
-    return {t.name: t.encode_keys(rows) for t in plan.targets}
+    """View -> encoded entity key of each row (what the snapshot must read). Views keyed
+    by the same columns share one list (encoded once)."""
+    out: dict[str, list[bytes]] = {}
+    done: dict[tuple[Any, ...], list[bytes]] = {}
+    for t in plan.targets:
+        same = (t.key_columns, tuple(t.key_types.items()))
+        if same not in done:
+            done[same] = t.encode_keys(rows)
+        out[t.name] = done[same]
+    return out
 
 
 def compute(
@@ -210,7 +218,11 @@ def compute(
     out.watermark = newest if snapshot.watermark is None else max(snapshot.watermark, newest)
     good_times = times[index]
     for target in plan.targets:
-        view_keys = [keys[target.name][i] for i in index]
+        view_keys = (
+            keys[target.name]
+            if len(index) == rows.num_rows
+            else [keys[target.name][i] for i in index]
+        )
         if target.windowed:
             out.states[target.name] = _fold_states(
                 plan, target, good, good_times, view_keys, snapshot
@@ -223,24 +235,31 @@ def compute(
 def _latest(
     target: Target, good: pa.Table, keys: list[bytes], times: np.ndarray, snapshot: Snapshot
 ) -> tuple[list[bytes], list[int], pa.Table]:
-    """Per key, its newest row of the batch if newer than the stored one."""
-    best: dict[bytes, int] = {}
-    for i, key in enumerate(keys):  # ties: the later event wins
-        j = best.get(key)
-        if j is None or times[i] >= times[j]:
-            best[key] = i
+    """Per key, its newest row of the batch (ties: the later row) if newer than the
+    stored one; keys in order of first appearance. Vectorized: it ran once per event."""
+    encoded = pa.array(keys, pa.binary()).dictionary_encode()  # codes: first appearance
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    order = np.lexsort((np.arange(len(codes)), times, codes))
+    ends = np.flatnonzero(np.append(codes[order][1:] != codes[order][:-1], True))
+    best = order[ends]  # the newest row of each key, keys by code
+    best_times = times[best].tolist()
     stored = snapshot.latest.get(target.name, {})
-    picked = [
-        (k, i) for k, i in best.items() if stored.get(k) is None or times[i] > (stored[k] or 0)
+    newer = [
+        stored.get(k) is None or t > (stored[k] or 0)
+        for k, t in zip(encoded.dictionary.to_pylist(), best_times, strict=True)
     ]
-    order = pa.array([i for _, i in picked], pa.int64())
+    pick = best[np.asarray(newer, dtype=bool)] if len(best) else best
+    picked_keys = encoded.dictionary.take(pa.array(np.flatnonzero(newer), pa.int64())).to_pylist()
+    order_array = pa.array(pick, pa.int64())
     assert target.layout is not None
-    columns = {f: good[c].take(order) for f, c in target.columns.items()}
+    columns = {f: good[c].take(order_array) for f, c in target.columns.items()}
     for name, column in zip(target.key_types, target.key_columns, strict=True):
-        columns[name] = good[column].take(order)
-    stamps = [to_datetime(times[i]) for _, i in picked]
-    columns["event_timestamp"] = pa.array(stamps, pa.timestamp("us", tz="UTC"))
-    return [k for k, _ in picked], [int(times[i]) for _, i in picked], pa.table(columns)
+        columns[name] = good[column].take(order_array)
+    picked_times = times[pick].astype(np.int64)
+    columns["event_timestamp"] = pa.array(picked_times, pa.int64()).cast(
+        pa.timestamp("us", tz="UTC")
+    )
+    return picked_keys, picked_times.tolist(), pa.table(columns)
 
 
 def _fold_states(

@@ -124,6 +124,16 @@ class EventLog(ABC):
     def append(self, source: str, events: Sequence[tuple[bytes, str | None]]) -> list[str]:
         """Append ``(data, event_id)`` events; returns their entry ids."""
 
+    def append_batched(
+        self, source: str, batches: Sequence[tuple[Sequence[bytes], Sequence[str | None]]]
+    ) -> list[str]:
+        """Append batched entries, each ``(data payloads, event ids)``, returning their entry
+        ids. A log without the batched form appends one entry per event (returning
+        those ids)."""
+        return self.append(
+            source, [pair for events, eids in batches for pair in zip(events, eids, strict=True)]
+        )
+
     # ------------------------------------------------------------------ consumers
     @abstractmethod
     def join(self, source: str, group: str, consumer: str) -> None:

@@ -12,6 +12,7 @@ dropped and re-read from the consumer's pending entries once the server is back.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -37,12 +38,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Processor", "StreamOptions", "stream_plans"]
 
+_FROZEN = False  # gc.freeze() done (see Processor.start)
+
 
 @dataclass
 class StreamOptions:
     group: str = DEFAULT_GROUP
     consumer: str | None = None
-    batch: int = 2000
+    # Entries per read: a batch's commit costs about the same for 2,000 keys whatever
+    # its event count, so a backlog goes fastest in big batches; a live stream's batches
+    # are what arrived since the last one.
+    batch: int = 20_000
     block_ms: int = 100
     claim_idle_ms: int = 30_000
     lateness: timedelta = timedelta(hours=1)
@@ -54,9 +60,11 @@ class StreamOptions:
     # clock; a replay of past events passes its own clock (the replayed time), so the
     # states stay anchored where the replayed events' reads happen.
     clock: Callable[[], datetime] | None = None
-    # Keys per commit: a batch with more is committed in key partitions, because Redis
-    # 7.0's WATCH costs O(watched keys^2) (4,000 keys: ~160 ms, 8,000: ~790 ms, measured)
-    commit_keys: int = 500
+    # Keys per commit: a batch with more is committed in key partitions. It was 500 while
+    # a Redis commit watched every key (Redis 7.0's WATCH costs O(watched keys^2)); a
+    # commit now watches three keys (see streams._redis_commit), so a batch commits
+    # whole: one transaction, one round of reads and writes per batch.
+    commit_keys: int = 100_000
 
 
 @dataclass
@@ -135,6 +143,15 @@ class Processor:
             self.log.join(plan.source, self.options.group, self.consumer)
             self.log.set_meta(plan.source, "offline_rows", None)  # recount once
             self._maybe_rebuild(plan, force=False)
+        # Everything loaded so far (Feast, the registry, Arrow) lives as long as the
+        # process: out of the collector's reach, a full collection no longer walks it
+        # every few batches (each batch allocates ~10 objects per event). Once per
+        # process: a later processor (tests, a workflow) would freeze its predecessors'
+        # garbage for good.
+        global _FROZEN
+        if not _FROZEN:
+            _FROZEN = True
+            gc.freeze()
         if self.options.offline and self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="flush")
             self._flusher.start()
@@ -204,7 +221,8 @@ class Processor:
     def process(self, plan: SourcePlan, entries: Sequence[Entry]) -> Writes:
         """Validate and commit one batch of entries: in one transaction, or one per key
         partition when the batch holds more than ``commit_keys`` keys (each acknowledges
-        its own entries, so each is exactly once on its own)."""
+        its own entries, so each is exactly once on its own). A batch with batched
+        entries commits whole: an entry is acknowledged once, with all of its events."""
         o = self.options
         required = [*plan.key_columns, plan.timestamp]
         checked = validate(entries, plan.schema, required, o.max_bytes)
@@ -212,7 +230,7 @@ class Processor:
         keys = batch_keys(plan, rows) if rows.num_rows else {t.name: [] for t in plan.targets}
         good = set(checked.ids)
         rest = [e.id for e in entries if e.id not in good]  # dead letters: acked with a part
-        parts = _partitions(plan, keys, o.commit_keys)
+        parts = None if any(e.batched for e in entries) else _partitions(plan, keys, o.commit_keys)
         if parts is None:
             return self._commit(plan, [e.id for e in entries], rows, checked, keys, checked.dead)
         total = Writes(rows=rows.schema.empty_table())
@@ -245,10 +263,14 @@ class Processor:
         dead: list[Any],
     ) -> Writes:
         o = self.options
+        unique: dict[int, list[bytes]] = {}  # views sharing a key list share its uniques
+        for t in plan.targets:
+            if id(keys[t.name]) not in unique:
+                unique[id(keys[t.name])] = list(dict.fromkeys(keys[t.name]))
         reads = Reads(
-            windowed={t.name: list(dict.fromkeys(keys[t.name])) for t in plan.windowed},
+            windowed={t.name: unique[id(keys[t.name])] for t in plan.windowed},
             latest={
-                t.name: (t.layout, list(dict.fromkeys(keys[t.name])))  # type: ignore[misc]
+                t.name: (t.layout, unique[id(keys[t.name])])  # type: ignore[misc]
                 for t in plan.latest
             },
             event_ids=list(dict.fromkeys(e for e in checked.event_ids if e is not None)),

@@ -11,10 +11,16 @@ Keys (``B = potluck:stream:{project}:{source}``)::
     B:eid:{event_id}      producer ids applied (TTL: the dedup window)
     B:outbox              batch id -> Arrow IPC rows not yet in the offline table
     B:meta, B:anchors     bookkeeping; window anchors per view (µs)
+    B:version             bumped by every commit (what a commit watches, with its lease
+                          and the lock: see :mod:`potluck.streams._redis_commit`)
 
-A commit ``WATCH``es the consumer's lease, the lock, the batch's window-state keys,
-entity hashes and producer-id keys, reads them, computes, and applies every write plus
-``XACK`` in one ``MULTI``/``EXEC``; a concurrent change aborts it and it is retried.
+A commit ``WATCH``es the consumer's lease, the lock and the version, reads the batch's
+window states, latest event times, producer ids and watermark, computes, and applies
+every write plus ``XACK`` (and the version's ``INCR``) in one ``MULTI``/``EXEC``; a
+concurrent commit aborts it and it is retried.
+
+An entry holds one event (field ``data``) or many (``events``, newline-delimited JSON,
+with ``event_ids``): see :mod:`potluck.streams.events`.
 """
 
 from __future__ import annotations
@@ -24,21 +30,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 from feast.repo_config import RepoConfig
 
-from potluck.streams.apply import Snapshot, Writes
-from potluck.streams.events import Entry
-from potluck.streams.log import (
-    Compute,
-    EventLog,
-    Fenced,
-    Locked,
-    Reads,
-    from_ipc,
-    to_ipc,
-)
+from potluck.streams._redis_commit import LEASE_MS, commit_once
+from potluck.streams.apply import Writes
+from potluck.streams.events import Entry, encode_batch
+from potluck.streams.log import Compute, EventLog, Locked, Reads, from_ipc
 from potluck.streams.redis_status import RedisInspection, _s
 
 __all__ = ["RedisLog"]
@@ -46,21 +44,28 @@ __all__ = ["RedisLog"]
 _HGET_MANY = (
     "local o = {} for i, k in ipairs(KEYS) do o[i] = redis.call('HGET', k, ARGV[1]) end return o"
 )
-LEASE_MS = 60_000
-DEDUP_TTL_MS = 24 * 3600 * 1000
-DEAD_MAXLEN = 100_000
 CLAIM_MARGIN_MS = 5_000
 
 
 def _entries(raw: Any) -> list[Entry]:
+    """Entries of a raw reply (``[[id, [field, value, ...]], ...]``; fields are nil for an
+    entry deleted while pending). The usual one-event entry (only ``data``) is taken
+    without a dict: this loop runs once per event."""
     out = []
     for item in raw or []:
         entry_id, fields = item[0], item[1]
-        if isinstance(fields, list):  # raw reply: [k, v, k, v]
+        if isinstance(fields, list) and len(fields) == 2 and fields[0] == b"data":
+            out.append(Entry(entry_id.decode(), fields[1]))
+            continue
+        if isinstance(fields, list):
             fields = dict(zip(fields[::2], fields[1::2], strict=True))
         fields = fields or {}
-        eid = fields.get(b"event_id")
-        out.append(Entry(_s(entry_id), fields.get(b"data", b""), _s(eid) if eid else None))
+        eid = fields.get(b"event_ids" if b"events" in fields else b"event_id")
+        eid = _s(eid) if eid else None
+        if b"events" in fields:
+            out.append(Entry(_s(entry_id), fields[b"events"], eid, batched=True))
+        else:
+            out.append(Entry(_s(entry_id), fields.get(b"data", b""), eid))
     return out
 
 
@@ -75,6 +80,8 @@ class RedisLog(RedisInspection, EventLog):
         self.client: Any = client
         self.project = project
         self._hget_sha = ""
+        # XREADGROUP's replies unparsed: redis-py makes a dict per entry, then so did we
+        self._raw: Any = None
 
     @classmethod
     def connect(cls, host: str, port: int, db: int, project: str) -> RedisLog:
@@ -97,6 +104,15 @@ class RedisLog(RedisInspection, EventLog):
             pipe.xadd(self._b(source), fields)
         return [_s(x) for x in pipe.execute()]
 
+    def append_batched(
+        self, source: str, batches: Sequence[tuple[Sequence[bytes], Sequence[str | None]]]
+    ) -> list[str]:
+        """Append batched entries (each: events' ``data`` payloads and their ids)."""
+        pipe = self.client.pipeline(transaction=False)
+        for events, eids in batches:
+            pipe.xadd(self._b(source), encode_batch(events, eids))
+        return [_s(x) for x in pipe.execute()]
+
     # ------------------------------------------------------------------ consumers
     def join(self, source: str, group: str, consumer: str) -> None:
         import redis
@@ -111,14 +127,16 @@ class RedisLog(RedisInspection, EventLog):
     def read(
         self, source: str, group: str, consumer: str, count: int, block_ms: int, own: bool
     ) -> list[Entry]:
-        stream = self._b(source)
-        reply = self.client.xreadgroup(
-            group,
-            consumer,
-            {stream: "0" if own else ">"},
-            count=count,
-            block=None if own else block_ms,
-        )
+        if self._raw is None:
+            import redis
+
+            self._raw = redis.Redis(connection_pool=self.client.connection_pool)
+            self._raw.set_response_callback("XREADGROUP", lambda r, **_: r)
+        args: list[Any] = ["GROUP", group, consumer, "COUNT", count]
+        if not own:
+            args += ["BLOCK", block_ms]
+        args += ["STREAMS", self._b(source), "0" if own else ">"]
+        reply = self._raw.execute_command("XREADGROUP", *args)
         return _entries(reply[0][1]) if reply else []
 
     def claim(
@@ -174,7 +192,7 @@ class RedisLog(RedisInspection, EventLog):
 
         while True:
             try:
-                writes = self._commit(source, reads, compute, (group, consumer, ids), None)
+                writes = commit_once(self, source, reads, compute, (group, consumer, ids), None)
                 assert writes is not None
                 return writes
             except redis.WatchError:
@@ -192,124 +210,9 @@ class RedisLog(RedisInspection, EventLog):
         key = f"{self._b(source)}:done:{marker}"
         while True:
             try:
-                return self._commit(source, reads, compute, None, key)
+                return commit_once(self, source, reads, compute, None, key)
             except redis.WatchError:
                 continue
-
-    def _commit(
-        self,
-        source: str,
-        reads: Reads,
-        compute: Compute,
-        member: tuple[str, str, Sequence[str]] | None,
-        marker: str | None,
-    ) -> Writes | None:
-        from google.protobuf.timestamp_pb2 import Timestamp
-
-        b = self._b(source)
-        group, consumer, ids = member or ("", "", [])
-        lease, lock = marker or f"{b}:lease:{group}:{consumer}", f"{b}:lock"
-        project = self.project.encode()
-        state_keys = {
-            v: [self._state_prefix(v) + k for k in ks] for v, ks in reads.windowed.items()
-        }
-        hash_keys = {v: [k + project for k in ks] for v, (_, ks) in reads.latest.items()}
-        eid_keys = [f"{b}:eid:{e}" for e in reads.event_ids]
-        pipe = self.client.pipeline(transaction=True)
-        try:
-            watched: list[str | bytes] = [lease, lock, *eid_keys]
-            for keys in (*state_keys.values(), *hash_keys.values()):
-                watched += keys
-            pipe.watch(*watched)
-            holder = pipe.get(lock)
-            if holder is not None and _s(holder) != consumer:
-                raise Locked(f"source '{source}' is locked by {_s(holder)}")
-            if marker is not None:
-                if pipe.get(marker) is not None:
-                    return None  # applied before
-            elif pipe.get(lease) != b"alive":
-                raise Fenced(f"consumer {consumer}'s lease was revoked or expired")
-            states = {
-                v: dict(zip(reads.windowed[v], pipe.mget(keys) if keys else [], strict=True))
-                for v, keys in state_keys.items()
-            }
-            latest: dict[str, dict[bytes, int | None]] = {}
-            for v, keys in hash_keys.items():
-                layout, plain = reads.latest[v]
-                raw = self._hget_many(pipe, keys, f"_ts:{layout.stored_name}".encode())
-                latest[v] = {
-                    k: (None if r is None else _micros(Timestamp.FromString(r)))
-                    for k, r in zip(plain, raw, strict=True)
-                }
-            seen = pipe.mget(eid_keys) if eid_keys else []
-            anchors = {_s(k): int(v) for k, v in pipe.hgetall(f"{b}:anchors").items()}
-            wm = pipe.zscore(f"{b}:wm", "wm")
-            snapshot = Snapshot(
-                states=states,
-                latest=latest,
-                seen={e for e, hit in zip(reads.event_ids, seen, strict=True) if hit is not None},
-                anchors=anchors,
-                watermark=None if wm is None else int(wm),
-            )
-            writes = compute(snapshot)
-            pipe.multi()
-            for v, new in writes.states.items():
-                prefix = self._state_prefix(v)
-                if new:
-                    pipe.mset({prefix + k: s for k, s in new.items()})
-            for v, (keys, times, table) in writes.latest.items():
-                self._queue_latest(pipe, reads.latest[v][0], keys, times, table)
-            if ids and member is not None:
-                pipe.xack(b, group, *ids)
-            for e in writes.event_ids:
-                pipe.set(f"{b}:eid:{e}", 1, px=DEDUP_TTL_MS)
-            for d in writes.dead:
-                pipe.xadd(f"{b}:dead", d.to_fields(), maxlen=DEAD_MAXLEN, approximate=True)
-            if writes.watermark is not None:
-                pipe.zadd(f"{b}:wm", {"wm": writes.watermark}, gt=True)
-            stats = f"{b}:stats:{group or 'spark'}"
-            for name, n in (
-                ("applied", writes.applied),
-                ("dead", len(writes.dead)),
-                ("late", writes.late),
-                ("duplicates", writes.duplicates),
-            ):
-                if n:
-                    pipe.hincrby(stats, name, n)
-            if ids:
-                last = ids[-1]  # entries come in stream order
-                pipe.hset(stats, mapping={"last_id": last, "committed_at": time.time()})
-            if writes.applied and writes.rows is not None:
-                batch = f"{time.time_ns():020d}-{consumer or marker}"
-                pipe.hset(f"{b}:outbox", batch, to_ipc(writes.rows))
-            if marker is not None:
-                pipe.set(marker, 1, ex=7 * 86400)
-            else:
-                pipe.set(lease, "alive", px=LEASE_MS)
-            pipe.execute()
-            return writes
-        finally:
-            pipe.reset()
-
-    def _queue_latest(
-        self, pipe: Any, layout: Any, keys: list[bytes], times: list[int], table: pa.Table
-    ) -> None:
-        from potluck.online._wire import encode_timestamps, encode_values
-        from potluck.online.stores.redis._common import field_names
-
-        if not keys:
-            return
-        project = self.project.encode()
-        names = list(layout.features)
-        fields = field_names(layout, names)
-        values = [encode_values(table[n], layout.features[n]).to_pylist() for n in names]
-        stamps = encode_timestamps(np.array(times, dtype=np.int64)).to_pylist()
-        ts_field = f"_ts:{layout.stored_name}".encode()
-        for i, key in enumerate(keys):
-            mapping = {ts_field: stamps[i]}
-            for f, column in zip(fields, values, strict=True):
-                mapping[f] = column[i]
-            pipe.hset(key + project, mapping=mapping)
 
     # ------------------------------------------------------------------ maintenance
     @contextmanager
@@ -363,11 +266,8 @@ class RedisLog(RedisInspection, EventLog):
                 pipe.mset({prefix + k: s for k, s in new.items()})
         if anchors:
             pipe.hset(f"{self._b(source)}:anchors", mapping=dict(anchors))
+        pipe.incr(f"{self._b(source)}:version")  # a commit that read the old states aborts
         pipe.execute()
 
     def close(self) -> None:
         self.client.close()
-
-
-def _micros(ts: Any) -> int:
-    return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000

@@ -79,6 +79,9 @@ def _source_classes() -> tuple[type, type, type]:
             while True:
                 rows = client.xrange(stream, min=f"({lo}", max=partition.hi, count=5000)
                 for entry_id, fields in rows:
+                    if b"events" in fields:  # a batched entry: one row per event
+                        yield from _event_rows(entry_id.decode(), fields)
+                        continue
                     eid = fields.get(b"event_id")
                     yield (
                         entry_id.decode(),
@@ -139,7 +142,7 @@ def _fold_partition(plan_blob: bytes, config: SinkConfig, batch_id: int) -> Any:
         rows: list[dict[str, Any]] = []
         for batch in batches:
             rows += batch.to_pylist()
-        rows.sort(key=lambda r: tuple(int(x) for x in r["id"].split("-")))  # stream order
+        rows.sort(key=lambda r: _order(r["id"]))  # stream order
         entries = [Entry(r["id"], r["data"] or b"", r["event_id"]) for r in rows]
         applied = dead = 0
         if entries:
@@ -290,3 +293,26 @@ def stream_on_spark(
     finally:
         log.close()
     return out
+
+
+def _event_rows(entry_id: str, fields: dict[bytes, bytes]) -> Iterator[tuple[Any, ...]]:
+    """The rows of a batched entry's events, ids ``{entry}/{line}`` (as the in-process
+    path names them); with a wrong number of ``event_ids`` the entry stays one row, made
+    not JSON so that validation dead-letters it (``malformed``) whatever it holds."""
+    from potluck.streams.events import Entry, _expand
+
+    raw = fields.get(b"event_ids")
+    entry = Entry(entry_id, fields[b"events"], None if raw is None else raw.decode(), True)
+    events: list[Entry] = []
+    _expand(entry, events, [])
+    if not events and fields[b"events"].strip():
+        yield (entry_id, b"event_ids do not match the events: " + fields[b"events"], None)
+    for e in events:
+        yield (e.id, e.data, e.event_id)
+
+
+def _order(entry_id: str) -> tuple[int, ...]:
+    """Stream order of entry ids, events of a batched entry (``{id}/{line}``) in line order."""
+    head, _, line = entry_id.partition("/")
+    ms, seq = head.split("-")
+    return (int(ms), int(seq), int(line) if line else -1)

@@ -87,7 +87,12 @@ def test_spark_on_a_standalone_cluster_equals_the_in_process_processor(
     sent = events(600, seed=12)
     for repo in (ours, spark):
         log = open_log(repo)
-        log.append("txns", [(encode_event(e), None) for e in sent])
+        if repo is spark:  # a third as batched entries of 100 events: one row per event
+            payloads = [encode_event(e) for e in sent[:200]]
+            log.append_batched("txns", [(payloads[i : i + 100], [None] * 100) for i in (0, 100)])
+            log.append("txns", [(encode_event(e), None) for e in sent[200:]])
+        else:
+            log.append("txns", [(encode_event(e), None) for e in sent])
         log.close()
     Processor(ours, ["txns"], StreamOptions(batch=200, block_ms=10)).run(idle_exit_s=0.3)
     out = _spark_job(spark_cluster, spark, port, tmp_path / "ckpt")

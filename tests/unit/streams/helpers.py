@@ -94,10 +94,11 @@ def offline_rows(repo: FeatureRepo) -> pa.Table:
     return data.read_source_table(repo.settings, "txns")
 
 
-def check_bad_events(repo: FeatureRepo, commit_keys: int = 500) -> None:
+def check_bad_events(repo: FeatureRepo, commit_keys: int = 500, batched: bool = False) -> None:
     """Malformed, schema-violating, oversized, late, out-of-order and duplicate events:
     none stops the processor; each bad one is dead-lettered with its reason, each good
-    one applied once (``commit_keys``: keys per commit, small to split batches)."""
+    one applied once (``commit_keys``: keys per commit, small to split batches;
+    ``batched``: the bad batch sent as ONE batched entry -- each event judged alone)."""
     from potluck.streams import encode_event, open_log
     from potluck.streams.processor import Processor, StreamOptions
 
@@ -113,29 +114,33 @@ def check_bad_events(repo: FeatureRepo, commit_keys: int = 500) -> None:
     late = dict(good[10], ts=(now() - timedelta(hours=5)).isoformat())
     lateish = dict(good[11], ts=(now() - timedelta(minutes=50)).isoformat())
     log = open_log(repo)
-    log.append(
-        "txns",
-        [
-            (b"{not json", None),
-            (b"[1, 2]", None),
-            (encode_event({**good[12], "amount": "lots"}), None),
-            (encode_event({k: v for k, v in good[13].items() if k != "card_id"}), None),
-            (encode_event({**good[14], "extra": 1}), None),
-            (b'{"card_id": "' + b"x" * 70_000 + b'"}', None),
-            (encode_event(late), None),
-            (encode_event(lateish), None),
-            (encode_event(good[15]), "tx-15"),
-            (encode_event(good[15]), "tx-15"),  # a producer retry
-            (encode_event(good[16]), None),
-        ],
-    )
+    bad: list[tuple[bytes, str | None]] = [
+        (b"{not json", None),
+        (b"[1, 2]", None),
+        (encode_event({**good[12], "amount": "lots"}), None),
+        (encode_event({k: v for k, v in good[13].items() if k != "card_id"}), None),
+        (encode_event({**good[14], "extra": 1}), None),
+        (b'{"card_id": "' + b"x" * 70_000 + b'"}', None),
+        (encode_event(late), None),
+        (encode_event(lateish), None),
+        (encode_event(good[15]), "tx-15"),
+        (encode_event(good[15]), "tx-15"),  # a producer retry
+        (encode_event(good[16]), None),
+    ]
+    if batched:
+        log.append_batched("txns", [([d for d, _ in bad], [e for _, e in bad])])
+    else:
+        log.append("txns", bad)
     log.append("txns", [(encode_event(good[15]), "tx-15")])  # and again, in a later batch
     options = StreamOptions(block_ms=10, commit_keys=commit_keys)
     progress = Processor(repo, ["txns"], options).run(idle_exit_s=0.2)
     assert progress.applied == 3  # lateish, tx-15 once, good[16]
     assert progress.duplicates == 2 and progress.late == 1
-    reasons = sorted(d["reason"] for d in log.dead_letters("txns", 100))
+    dead = log.dead_letters("txns", 100)
+    reasons = sorted(d["reason"] for d in dead)
     assert reasons == ["late", "malformed", "malformed", "oversized", "schema", "schema", "schema"]
+    if batched and log.kind == "redis":  # each dead letter names its event in the entry
+        assert sorted(int(d["entry"].split("/")[1]) for d in dead) == [0, 1, 2, 3, 4, 5, 6]
     (group,) = log.status("txns")
     assert group.dead == 7 and group.lag == 0 and group.pending == 0
     assert offline_rows(repo).num_rows == before + 3

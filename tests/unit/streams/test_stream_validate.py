@@ -1,0 +1,111 @@
+"""Validation of a batch: the one-call Arrow JSON path gives what the per-event path
+gives (rows and dead letters); batched entries are judged event by event."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from potluck.streams import _ndjson
+from potluck.streams.events import Entry, Validated, encode_batch, validate
+
+TS = pa.timestamp("us", tz="UTC")
+SCHEMA = pa.schema(
+    [
+        ("card_id", pa.string()),
+        ("ts", TS),
+        ("amount", pa.float64()),
+        ("country", pa.string()),
+        ("high_risk", pa.int64()),
+    ]
+)
+REQUIRED = ["card_id", "ts"]
+
+
+def _row(i: int, **change: Any) -> bytes:
+    row = {
+        "card_id": f"c{i}",
+        "ts": f"2026-03-01T12:00:{i % 60:02d}Z",
+        "amount": i * 1.5 if i % 2 else i,  # ints and floats mixed in a float column
+        "country": "N/A" if i % 3 == 0 else "FR",  # a missing-value token: null
+        "high_risk": i % 2,
+        **change,
+    }
+    return json.dumps(row).encode()
+
+
+def _per_event(monkeypatch: pytest.MonkeyPatch, entries: list[Entry]) -> Validated:
+    with monkeypatch.context() as m:
+        m.setattr(_ndjson, "read_batch", lambda *_: None)
+        return validate(entries, SCHEMA, REQUIRED)
+
+
+def _same(a: Validated, b: Validated) -> None:
+    assert a.rows.equals(b.rows)
+    assert a.ids == b.ids and a.event_ids == b.event_ids
+    assert [(d.id, d.reason, d.detail) for d in a.dead] == [
+        (d.id, d.reason, d.detail) for d in b.dead
+    ]
+
+
+def test_good_batch_takes_the_arrow_path_and_equals_the_per_event_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entries = [Entry(f"{i}-0", _row(i), f"e{i}" if i % 4 else None) for i in range(50)]
+    entries.append(Entry("50-0", _row(50, ts="2026-03-01 12:00:00")))  # naive: UTC
+    payloads = [e.data for e in entries]
+    assert _ndjson.read_batch(payloads, SCHEMA, REQUIRED) is not None  # the fast path
+    fast = validate(entries, SCHEMA, REQUIRED)
+    _same(fast, _per_event(monkeypatch, entries))
+    assert fast.rows.num_rows == 51 and fast.rows["country"].null_count == 17
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"card_id": "a"} {"card_id": "b"}',  # two objects in one entry
+        b"",
+        b"{",
+        b"}",
+        b"{}",
+        b"x" * 70_000,  # oversized
+        _row(7, amount="lots"),
+        _row(7, extra=1),
+        _row(7, ts="yesterday"),
+        _row(7, card_id=None),
+        b'{"card_id": "c7", "card_id": "c8", "ts": "2026-03-01T12:00:00Z"}',
+        b'{"card_id": "c\xff", "ts": "2026-03-01T12:00:00Z"}',  # not UTF-8
+        b'{"card_id": 7, "ts": "2026-03-01T12:00:00Z", "amount": 1, "country": "FR",'
+        b' "high_risk": 0}',  # a number where text is declared: conform makes it text
+    ],
+)
+def test_a_bad_event_gives_the_per_event_paths_rows_and_dead_letters(
+    monkeypatch: pytest.MonkeyPatch, bad: bytes
+) -> None:
+    entries = [Entry(f"{i}-0", _row(i)) for i in range(5)]
+    entries.insert(2, Entry("9-0", bad))
+    _same(validate(entries, SCHEMA, REQUIRED), _per_event(monkeypatch, entries))
+
+
+def test_batched_entry_events_are_judged_one_by_one() -> None:
+    events = [_row(0), b"[1]", _row(2, amount="lots"), _row(3)]
+    fields = encode_batch(events, ["a", None, "c", "d"])
+    entry = Entry("5-0", fields[b"events"], fields[b"event_ids"].decode(), batched=True)
+    checked = validate([entry, Entry("6-0", _row(6))], SCHEMA, REQUIRED)
+    assert checked.ids == ["5-0/0", "5-0/3", "6-0"]
+    assert checked.event_ids == ["a", "d", None]
+    assert [(d.id, d.reason) for d in checked.dead] == [("5-0/1", "malformed"), ("5-0/2", "schema")]
+
+
+def test_batched_entry_with_a_wrong_number_of_ids_is_dead_as_a_whole() -> None:
+    entry = Entry("5-0", b"\n".join([_row(0), _row(1)]), "a\nb\nc", batched=True)
+    checked = validate([entry], SCHEMA, REQUIRED)
+    assert checked.rows.num_rows == 0
+    assert [(d.id, d.reason, d.detail) for d in checked.dead] == [
+        ("5-0", "malformed", "3 event ids for 2 events")
+    ]
