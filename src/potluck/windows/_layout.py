@@ -1,0 +1,170 @@
+"""Where the offline kernel's events go: key codes and parts of whole keys.
+
+The kernel never sorts or copies all the events at once. It codes each event's key
+against the *entity rows'* distinct keys (events of other keys are never read by a
+window, so they are dropped here), counts the events per code, cuts the codes into
+ranges ("parts") of about ``part_events`` events, and lists, per input batch, the
+batch's rows grouped by part (a counting sort of a small part id). A part's columns are
+gathered from those zero-copy batches when the part is computed, so what is kept of the
+input's size is one uint16 row number per event"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["BATCH", "KeyCoder", "Layout", "layout"]
+
+_I32, _I64 = np.int32, np.int64
+
+
+class _ColumnCoder:
+    """Codes one key column against the entity rows' distinct values (-1: null/absent).
+
+    Integer keys spanning a small range use a lookup table (a gather, ~20x faster than
+    hashing); other keys use Arrow's ``index_in``."""
+
+    def __init__(self, entity: pa.Array, event_type: pa.DataType) -> None:
+        if entity.type != event_type:
+            entity = entity.cast(event_type)
+        self.lut: np.ndarray | None = None
+        self.lo = self.hi = 0
+        wide = pa.types.is_unsigned_integer(event_type) and event_type.bit_width == 64
+        if pa.types.is_integer(event_type) and not wide and entity.null_count < len(entity):
+            lo, hi = pc.min_max(entity).values()
+            self.lo, self.hi = lo.as_py(), hi.as_py()
+            # a table of at most 8 entries per entity row (or 64k): small, no hashing
+            if self.hi - self.lo < max(8 * len(entity), 1 << 16):
+                v = np.asarray(entity.drop_null().to_numpy(), dtype=_I64) - self.lo
+                present = np.zeros(self.hi - self.lo + 1, dtype=bool)
+                present[v] = True
+                self.size = int(present.sum())
+                self.lut = np.where(present, np.cumsum(present) - 1, -1).astype(_I32)
+                return
+        self.values = pc.unique(entity).drop_null()
+        self.size = len(self.values)
+
+    def __call__(self, column: pa.Array) -> np.ndarray:
+        if self.lut is None:
+            idx = pc.index_in(column, value_set=self.values)
+            return np.asarray(pc.fill_null(idx, -1).to_numpy(), dtype=_I32)
+        valid = column.null_count == 0
+        if not valid:
+            nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), bool)
+            column = pc.fill_null(column, pa.scalar(int(self.lo), column.type))
+        x = np.asarray(column.to_numpy(zero_copy_only=False))
+        lo, hi = np.asarray(self.lo, x.dtype), np.asarray(self.hi, x.dtype)
+        inside = (x >= lo) & (x <= hi)
+        # compare before subtracting: a difference of far-away keys could wrap around
+        codes = self.lut[np.where(inside, x - lo, 0).astype(_I64)]
+        codes[~inside] = -1
+        if not valid:
+            codes[nulls] = -1
+        return codes
+
+
+class KeyCoder:
+    """Dense codes of a (composite) key, ``0 <= code < size``, from the entity rows."""
+
+    def __init__(self, entity: pa.Table, events: pa.Table, keys: Sequence[str]) -> None:
+        self.columns = [
+            _ColumnCoder(entity[k].combine_chunks(), events.schema.field(k).type) for k in keys
+        ]
+        self.keys = list(keys)
+        # composite keys: after each column, the entity rows' distinct (code so far, this
+        # column's code) pairs, sorted; an event pair not among them has no entity row
+        self.pairs: list[np.ndarray] = []
+        codes = self.columns[0](entity[keys[0]].combine_chunks())
+        for name, coder in zip(keys[1:], self.columns[1:], strict=True):
+            idx = coder(entity[name].combine_chunks())
+            ok = (codes >= 0) & (idx >= 0)
+            pairs = np.unique(codes[ok].astype(_I64) * coder.size + idx[ok])
+            self.pairs.append(pairs)
+            codes = self._combine(codes, idx, coder.size, pairs)
+        self.entity = codes
+        self.size = len(self.pairs[-1]) if self.pairs else self.columns[0].size
+
+    @staticmethod
+    def _combine(codes: np.ndarray, idx: np.ndarray, size: int, pairs: np.ndarray) -> np.ndarray:
+        pair = codes.astype(_I64) * size + idx
+        at = np.minimum(np.searchsorted(pairs, pair), max(len(pairs) - 1, 0))
+        found = (codes >= 0) & (idx >= 0) & (pairs[at] == pair if len(pairs) else False)
+        return np.where(found, at, -1).astype(_I32)
+
+    def __call__(self, columns: Mapping[str, pa.Array] | pa.RecordBatch) -> np.ndarray:
+        codes = self.columns[0](columns[self.keys[0]])
+        for name, coder, pairs in zip(self.keys[1:], self.columns[1:], self.pairs, strict=True):
+            codes = self._combine(codes, coder(columns[name]), coder.size, pairs)
+        return codes
+
+
+BATCH = 1 << 16  # rows per input batch: a part's positions in it fit in uint16
+
+
+@dataclass
+class Layout:
+    """The events' parts: part ``p`` holds the key codes ``[cuts[p], cuts[p + 1])``.
+    Per input batch (``BATCH`` rows, zero-copy slices of the input), ``order`` lists
+    the batch's usable rows (uint16) grouped by part, input order kept inside a part,
+    and ``bounds[p]:bounds[p + 1]`` is part ``p``'s slice of it."""
+
+    cuts: np.ndarray
+    schema: pa.Schema
+    batches: list[pa.RecordBatch]
+    order: list[np.ndarray]
+    bounds: list[np.ndarray]
+
+    def part_of(self, codes: np.ndarray) -> np.ndarray:
+        """The part of each code (-1 codes go to part 0)."""
+        return np.searchsorted(self.cuts[1:-1], codes, "right")
+
+    def column(self, part: int, name: str) -> pa.Array:
+        """The column of the part's events, in input order."""
+        pieces = [
+            batch.column(name).take(order[bounds[part] : bounds[part + 1]])
+            for batch, order, bounds in zip(self.batches, self.order, self.bounds, strict=True)
+            if bounds[part + 1] > bounds[part]
+        ]
+        if not pieces:
+            return pa.array([], self.schema.field(name).type)
+        return pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def layout(events: pa.Table, coder: KeyCoder, timestamp_column: str, part_events: int) -> Layout:
+    """Codes the events batch by batch, cuts the codes into parts of about
+    ``part_events`` events, and lists each batch's usable rows by part. What is kept
+    of the input's size is 2 bytes per event: an E-sized temporary costs its memory
+    and, freshly mapped, page faults."""
+    batches = events.to_batches(max_chunksize=BATCH)
+    n_keys = max(coder.size, 1)
+    counts = np.zeros(n_keys, dtype=_I64)
+    coded: list[np.ndarray] = []
+    for batch in batches:
+        codes = coder(batch)
+        ts = batch.column(timestamp_column)
+        if ts.null_count:
+            codes = np.where(np.asarray(ts.is_null().to_numpy(zero_copy_only=False)), -1, codes)
+        counts += np.bincount(codes[codes >= 0], minlength=n_keys)
+        coded.append(codes)
+    cum = np.cumsum(counts)
+    # the code holding the event at each multiple of part_events (in (key, time) order)
+    marks = np.searchsorted(cum, np.arange(part_events, int(cum[-1]), part_events), "right")
+    cuts = np.unique(np.concatenate([[0], marks, [n_keys]]).astype(_I64))
+    n_parts = len(cuts) - 1
+    small = np.uint8 if n_parts < 255 else np.uint16 if n_parts < 65535 else _I32
+    part = np.searchsorted(cuts[1:-1], np.arange(n_keys), "right").astype(small)
+    orders: list[np.ndarray] = []
+    bounds: list[np.ndarray] = []
+    for i, codes in enumerate(coded):
+        # unusable events get the id n_parts: they sort after every part, never read
+        ids = np.where(codes >= 0, part[np.maximum(codes, 0)], small(n_parts))
+        # a stable sort of 8/16-bit ids is a radix sort: input order kept in each part
+        order = np.argsort(ids, kind="stable")
+        bounds.append(np.searchsorted(ids[order], np.arange(n_parts + 1), "left"))
+        orders.append(order[: bounds[-1][-1]].astype(np.uint16))
+        coded[i] = codes[:0]  # free as we go
+    return Layout(cuts, events.schema, batches, orders, bounds)
