@@ -6,12 +6,12 @@ window, so they are dropped here), counts the events per code, cuts the codes in
 ranges ("parts") of about ``part_events`` events, and lists, per input batch, the
 batch's rows grouped by part (a counting sort of a small part id). A part's columns are
 gathered from those zero-copy batches when the part is computed, so what is kept of the
-input's size is one uint16 row number per event"""
+input's size is one uint16 row number per event."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -117,28 +117,59 @@ class Layout:
     batches: list[pa.RecordBatch]
     order: list[np.ndarray]
     bounds: list[np.ndarray]
+    local: list[np.ndarray]  # per part: its events' codes minus its first code
+    cache: dict[str, list[np.ndarray] | None] = field(default_factory=dict)
 
     def part_of(self, codes: np.ndarray) -> np.ndarray:
         """The part of each code (-1 codes go to part 0)."""
         return np.searchsorted(self.cuts[1:-1], codes, "right")
 
+    def codes(self, part: int) -> np.ndarray:
+        """The part's events' codes relative to its first code (released here)."""
+        codes, self.local[part] = self.local[part], self.local[part][:0]
+        return codes.astype(_I64)
+
     def column(self, part: int, name: str) -> pa.Array:
         """The column of the part's events, in input order."""
-        pieces = [
-            batch.column(name).take(order[bounds[part] : bounds[part + 1]])
-            for batch, order, bounds in zip(self.batches, self.order, self.bounds, strict=True)
+        typ = self.schema.field(name).type
+        slices = [
+            (b, order[bounds[part] : bounds[part + 1]])
+            for b, (order, bounds) in enumerate(zip(self.order, self.bounds, strict=True))
             if bounds[part + 1] > bounds[part]
         ]
+        views = self._views(name)
+        if views is not None:  # a numpy gather per batch costs ~1/20 of an Arrow take
+            values = np.concatenate([views[b][rows] for b, rows in slices] or [views[0][:0]])
+            return pa.Array.from_buffers(typ, len(values), [None, pa.py_buffer(values)])
+        pieces = [self.batches[b].column(name).take(rows) for b, rows in slices]
         if not pieces:
-            return pa.array([], self.schema.field(name).type)
+            return pa.array([], typ)
         return pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]
+
+    def _views(self, name: str) -> list[np.ndarray] | None:
+        """Zero-copy numpy views of a fixed-width column without nulls, per batch."""
+        if name not in self.cache:
+            typ = self.schema.field(name).type
+            fixed = pa.types.is_primitive(typ) and typ.bit_width in (8, 16, 32, 64)
+            views = None
+            if fixed and self.batches and all(not b.column(name).null_count for b in self.batches):
+                bits = np.dtype(f"u{typ.bit_width // 8}")  # the values' bits, any type
+                views = [
+                    np.frombuffer(b.column(name).buffers()[1], bits)[
+                        b.column(name).offset : b.column(name).offset + b.num_rows
+                    ]
+                    for b in self.batches
+                ]
+            self.cache[name] = views
+        return self.cache[name]
 
 
 def layout(events: pa.Table, coder: KeyCoder, timestamp_column: str, part_events: int) -> Layout:
     """Codes the events batch by batch, cuts the codes into parts of about
-    ``part_events`` events, and lists each batch's usable rows by part. What is kept
-    of the input's size is 2 bytes per event: an E-sized temporary costs its memory
-    and, freshly mapped, page faults."""
+        ``part_events`` events, and lists each batch's usable rows by part. What is kept
+        of the input's size is 2 bytes per event, and each part's codes until the part is
+    computed (2 bytes per event for parts under 65,536 keys): an E-sized temporary costs its memory
+        and, freshly mapped, page faults."""
     batches = events.to_batches(max_chunksize=BATCH)
     n_keys = max(coder.size, 1)
     counts = np.zeros(n_keys, dtype=_I64)
@@ -159,6 +190,12 @@ def layout(events: pa.Table, coder: KeyCoder, timestamp_column: str, part_events
     part = np.searchsorted(cuts[1:-1], np.arange(n_keys), "right").astype(small)
     orders: list[np.ndarray] = []
     bounds: list[np.ndarray] = []
+    # each part's codes, relative to its first code, in one buffer per part: gathering
+    # them again per part (as the other columns are) would sweep the whole key column
+    sizes = np.diff(np.concatenate([[0], cum[cuts[1:] - 1]]))
+    narrow = np.uint16 if int(np.diff(cuts).max()) <= 1 << 16 else _I32
+    local = [np.empty(int(n), dtype=narrow) for n in sizes]
+    filled = np.zeros(n_parts, dtype=_I64)
     for i, codes in enumerate(coded):
         # unusable events get the id n_parts: they sort after every part, never read
         ids = np.where(codes >= 0, part[np.maximum(codes, 0)], small(n_parts))
@@ -166,5 +203,10 @@ def layout(events: pa.Table, coder: KeyCoder, timestamp_column: str, part_events
         order = np.argsort(ids, kind="stable")
         bounds.append(np.searchsorted(ids[order], np.arange(n_parts + 1), "left"))
         orders.append(order[: bounds[-1][-1]].astype(np.uint16))
+        grouped = codes[orders[-1]]
+        for p in np.flatnonzero(np.diff(bounds[-1])):
+            a, b = bounds[-1][p], bounds[-1][p + 1]
+            local[p][filled[p] : filled[p] + b - a] = grouped[a:b] - cuts[p]
+            filled[p] += b - a
         coded[i] = codes[:0]  # free as we go
-    return Layout(cuts, events.schema, batches, orders, bounds)
+    return Layout(cuts, events.schema, batches, orders, bounds, local)

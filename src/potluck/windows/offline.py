@@ -159,7 +159,7 @@ def compute(
 
     def one_part(p: int) -> tuple[np.ndarray, dict[str, pa.Array]]:
         first, last = int(plan.cuts[p]), int(plan.cuts[p + 1])
-        codes = coder({k: plan.column(p, k) for k in keys}).astype(_I64) - first
+        codes = plan.codes(p)
         times = micros(plan.column(p, timestamp_column))[0]
         ordinal = _Ordinal(times, last - first)
         composite = ordinal.events(codes, times)
