@@ -33,17 +33,20 @@ class _ColumnCoder:
             entity = entity.cast(event_type)
         self.lut: np.ndarray | None = None
         self.lo = self.hi = 0
-        wide = pa.types.is_unsigned_integer(event_type) and event_type.bit_width == 64
-        if pa.types.is_integer(event_type) and not wide and entity.null_count < len(entity):
-            lo, hi = pc.min_max(entity).values()
-            self.lo, self.hi = lo.as_py(), hi.as_py()
-            # a table of at most 8 entries per entity row (or 64k): small, no hashing
-            if self.hi - self.lo < max(8 * len(entity), 1 << 16):
-                v = np.asarray(entity.drop_null().to_numpy(), dtype=_I64) - self.lo
-                present = np.zeros(self.hi - self.lo + 1, dtype=bool)
+        if pa.types.is_integer(event_type) and entity.null_count < len(entity):
+            lo, hi = (int(v.as_py()) for v in pc.min_max(entity).values())
+            # a table of at most 8 entries per entity row (or 64k): small, no hashing;
+            # keys at the int64 edges keep the hash (lo - 1 and hi + 1 must fit)
+            small = hi - lo < max(8 * len(entity), 1 << 16)
+            if small and lo > -(2**63) and hi < 2**63 - 1:
+                v = np.asarray(entity.drop_null().to_numpy(), dtype=_I64) - lo
+                present = np.zeros(hi - lo + 1, dtype=bool)
                 present[v] = True
                 self.size = int(present.sum())
-                self.lut = np.where(present, np.cumsum(present) - 1, -1).astype(_I32)
+                # -1 before lo and after hi: a clipped key indexes the table directly
+                lut = np.full(hi - lo + 3, -1, dtype=_I32)
+                lut[1:-1] = np.where(present, np.cumsum(present) - 1, -1)
+                self.lut, self.lo, self.hi = lut, lo, hi
                 return
         self.values = pc.unique(entity).drop_null()
         self.size = len(self.values)
@@ -52,17 +55,16 @@ class _ColumnCoder:
         if self.lut is None:
             idx = pc.index_in(column, value_set=self.values)
             return np.asarray(pc.fill_null(idx, -1).to_numpy(), dtype=_I32)
-        valid = column.null_count == 0
-        if not valid:
+        nulls = None
+        if column.null_count:
             nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False), bool)
-            column = pc.fill_null(column, pa.scalar(int(self.lo), column.type))
+            column = pc.fill_null(column, pa.scalar(self.lo, column.type))
         x = np.asarray(column.to_numpy(zero_copy_only=False))
-        lo, hi = np.asarray(self.lo, x.dtype), np.asarray(self.hi, x.dtype)
-        inside = (x >= lo) & (x <= hi)
-        # compare before subtracting: a difference of far-away keys could wrap around
-        codes = self.lut[np.where(inside, x - lo, 0).astype(_I64)]
-        codes[~inside] = -1
-        if not valid:
+        # clip in int64 first: a difference of far-away keys could wrap around
+        at = np.clip(x, self.lo - 1, self.hi + 1, dtype=_I64, casting="unsafe")
+        at -= self.lo - 1
+        codes = self.lut.take(at)
+        if nulls is not None:
             codes[nulls] = -1
         return codes
 
