@@ -171,9 +171,10 @@ def compute(
         mine = en_order[en_starts[p] : en_starts[p + 1]]
         local = np.where(en_codes[mine] >= 0, en_codes[mine] - first, -1)
         # the part's rows in (key, time) order: every range lookup below then walks the
-        # part's arrays forward instead of jumping at random (the final take restores
-        # the input order)
-        by_time = np.argsort(ordinal.query(local, en_t[mine]), kind="stable")
+        # part's arrays forward instead of jumping at random (the collector puts the
+        # answers back in input order; rows tied on (key, time) get the same answers,
+        # so the unstable sort will do)
+        by_time = np.argsort(ordinal.query(local, en_t[mine]))
         mine, local = mine[by_time], local[by_time]
         return mine, _answer(part, composite, ordinal, local, en_t[mine], features)
 
