@@ -105,6 +105,9 @@ class KeyCoder:
 
 
 BATCH = 1 << 16  # rows per input batch: a part's positions in it fit in uint16
+# An entity row's answers (a range per window, long-double sums, one value per feature)
+# weigh about 4 events' arrays: with many rows per event, parts are cut smaller.
+ROW_WEIGHT = 4
 
 
 @dataclass
@@ -168,10 +171,11 @@ class Layout:
 
 def layout(events: pa.Table, coder: KeyCoder, timestamp_column: str, part_events: int) -> Layout:
     """Codes the events batch by batch, cuts the codes into parts of about
-        ``part_events`` events, and lists each batch's usable rows by part. What is kept
-        of the input's size is 2 bytes per event, and each part's codes until the part is
-    computed (2 bytes per event for parts under 65,536 keys): an E-sized temporary costs its memory
-        and, freshly mapped, page faults."""
+    ``part_events`` events (an entity row of the part's keys counting as ROW_WEIGHT
+    events), and lists each batch's usable rows by part. What is kept of the input's
+    size is 2 bytes per event, and each part's codes until the part is computed (2 bytes
+    per event for parts under 65,536 keys): an E-sized temporary costs its memory and,
+    freshly mapped, page faults."""
     batches = events.to_batches(max_chunksize=BATCH)
     n_keys = max(coder.size, 1)
     counts = np.zeros(n_keys, dtype=_I64)
@@ -184,8 +188,10 @@ def layout(events: pa.Table, coder: KeyCoder, timestamp_column: str, part_events
         counts += np.bincount(codes[codes >= 0], minlength=n_keys)
         coded.append(codes)
     cum = np.cumsum(counts)
-    # the code holding the event at each multiple of part_events (in (key, time) order)
-    marks = np.searchsorted(cum, np.arange(part_events, int(cum[-1]), part_events), "right")
+    # the code holding each multiple of part_events in the running work (in key order)
+    rows = np.bincount(coder.entity[coder.entity >= 0], minlength=n_keys)
+    work = np.cumsum(counts + ROW_WEIGHT * rows)
+    marks = np.searchsorted(work, np.arange(part_events, int(work[-1]), part_events), "right")
     cuts = np.unique(np.concatenate([[0], marks, [n_keys]]).astype(_I64))
     n_parts = len(cuts) - 1
     small = np.uint8 if n_parts < 255 else np.uint16 if n_parts < 65535 else _I32
