@@ -26,7 +26,6 @@ class Collector:
 
     def __init__(self, names: list[str], n: int) -> None:
         self.n = n
-        self.names = names
         self.values: dict[str, np.ndarray] = {}
         self.valid: dict[str, np.ndarray] = {}
         self.types: dict[str, pa.DataType] = {}  # of the first non-empty answer

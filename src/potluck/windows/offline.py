@@ -191,7 +191,9 @@ def compute(
 def _run(work: Callable[[int], _T], n: int, threads: int | None) -> Iterator[_T]:
     """``work(0) .. work(n - 1)`` in order, at most ``threads`` of them at once (numpy and
     Arrow release the GIL in the sorts, gathers and prefix sums that dominate a part)."""
-    threads = threads or min(len(os.sched_getaffinity(0)), MAX_THREADS)
+    if not threads:  # the cores this process may use (affinity is Linux-only)
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        threads = min(len(usable) if usable else os.cpu_count() or 1, MAX_THREADS)
     if threads <= 1 or n <= 1:
         yield from (work(i) for i in range(n))
         return
