@@ -42,7 +42,10 @@ def _group_kernel(
         if rows.num_rows == 0:
             return schema.empty_table()
         events = events.sort_by(_SEQ)  # the shuffle lost the input order
-        out = compute(events, keys, timestamp, rows, features, entity_timestamp_column=entity_ts)
+        # one thread: Spark already runs a task per core
+        out = compute(
+            events, keys, timestamp, rows, features, entity_timestamp_column=entity_ts, threads=1
+        )
         columns = [rows[_ROW]] + [out[f.name] for f in features]
         return pa.Table.from_arrays(columns, schema=schema)
 

@@ -143,10 +143,13 @@ def test_rank_ordering_for_huge_spans() -> None:
     ]
     rows = [{"k": k, "k2": "a", "event_timestamp": late} for k in (0, 399)]
     rows += [{"k": 5, "k2": "a", "event_timestamp": early}]
+    # every key among the entity rows: the codes are the entity rows' keys, and 400 of
+    # them times ~550 years of microseconds pass 2^62
+    rows += [{"k": k, "k2": "a", "event_timestamp": late} for k in range(1, 399)]
     feats = [
         WindowFeature("n", None, "count", timedelta(days=365)),
         WindowFeature("all", "iv", "sum", timedelta(days=365 * 600)),
     ]
     out = compute(to_table(events), "k", "ts", rows_table(rows), feats).to_pydict()
-    assert out["n"] == [1, 1, 1]
-    assert out["all"] == [0, 2 * 399, 5]
+    assert out["n"][:3] == [1, 1, 1]
+    assert out["all"][:3] == [0, 2 * 399, 5]
