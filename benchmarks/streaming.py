@@ -296,6 +296,8 @@ def run_engine(engine: str, home: Path, port: int, db: int, args: argparse.Names
     deadline = time.perf_counter() + 600
     done = None
     while time.perf_counter() < deadline:
+        if worker.poll() is not None:  # it died or idled out: say so instead of waiting
+            raise SystemExit(f"{engine} worker exited ({worker.returncode}) before the backlog")
         row = online_features(repo, [feature], [marker])[0]
         if row.get("amount") == 42.0 and (engine != "potluck" or served() >= base + n):
             done = time.perf_counter()
