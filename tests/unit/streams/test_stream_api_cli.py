@@ -39,6 +39,18 @@ def repo(tmp_path: Path) -> FeatureRepo:
     return repo
 
 
+def assert_log_empty(repo: FeatureRepo) -> None:
+    """Nothing was appended to txns' log: a new group reads it from its start."""
+    from potluck.streams import open_log
+
+    log = open_log(repo)
+    try:
+        log.join("txns", "probe", "probe")
+        assert log.read("txns", "probe", "probe", 10, 0, own=False) == []
+    finally:
+        log.close()
+
+
 def test_post_events_then_run_serves_them(
     repo: FeatureRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -68,7 +80,6 @@ def test_post_events_then_run_serves_them(
 def test_what_the_processor_never_accepts_is_refused_at_send_time(repo: FeatureRepo) -> None:
     """An event over the size limit or an absurd producer id: 422, and nothing of the call
     is appended (the good events beside it neither)."""
-    from potluck.streams import open_log
 
     settings = repo.settings.model_copy(update={"api_keys": {"w": "read,write"}})
     sent = events(3, seed=4)
@@ -85,12 +96,7 @@ def test_what_the_processor_never_accepts_is_refused_at_send_time(repo: FeatureR
         assert answer.json()["message"] == "event id 1 must have 1 to 256 characters"
         body = {"events": sent[:1], "event_ids": [""]}
         assert client.post("/streams/txns/events", json=body, headers=WRITE).status_code == 422
-    log = open_log(repo)
-    try:
-        log.join("txns", "probe", "probe")  # a new group reads the log from its start
-        assert log.read("txns", "probe", "probe", 10, 0, own=False) == []
-    finally:
-        log.close()
+    assert_log_empty(repo)
 
 
 def test_cli_send_status_and_dead_letters(
@@ -128,8 +134,6 @@ def test_cli_send_of_a_file_with_one_oversized_row_appends_nothing(
 ) -> None:
     """The file goes in chunks of 10,000 events; the bad row is in the second chunk, and
     the first is not appended either."""
-    from potluck.streams import open_log
-
     monkeypatch.setenv("POTLUCK_HOME", str(repo.settings.home))
     monkeypatch.setenv("POTLUCK_DEPLOYMENT", DEPLOYMENT)
     rows = events(10_001, seed=12)
@@ -147,12 +151,7 @@ def test_cli_send_of_a_file_with_one_oversized_row_appends_nothing(
     output = result.stdout + result.stderr
     assert "event 10000 is 70" in output and "at most 65536" in output, output
     assert "Traceback" not in output
-    log = open_log(repo)
-    try:
-        log.join("txns", "probe", "probe")
-        assert log.read("txns", "probe", "probe", 10, 0, own=False) == []
-    finally:
-        log.close()
+    assert_log_empty(repo)
 
 
 def test_cli_send_of_a_file_whose_columns_cannot_fit_is_refused_whole(
@@ -160,8 +159,6 @@ def test_cli_send_of_a_file_whose_columns_cannot_fit_is_refused_whole(
 ) -> None:
     """A semicolon-separated CSV reads as one column: every row would be dead-lettered, so
     the file is refused with what is missing and a hint; a wrong --id-column too."""
-    from potluck.streams import open_log
-
     monkeypatch.setenv("POTLUCK_HOME", str(repo.settings.home))
     monkeypatch.setenv("POTLUCK_DEPLOYMENT", DEPLOYMENT)
     rows = events(3, seed=13)
@@ -181,12 +178,7 @@ def test_cli_send_of_a_file_whose_columns_cannot_fit_is_refused_whole(
     )
     assert isinstance(result.exception, RequestError)
     assert "no column 'nope'" in str(result.exception)
-    log = open_log(repo)
-    try:
-        log.join("txns", "probe", "probe")
-        assert log.read("txns", "probe", "probe", 10, 0, own=False) == []
-    finally:
-        log.close()
+    assert_log_empty(repo)
 
 
 def test_cli_run_on_spark_runs_the_structured_streaming_path(
