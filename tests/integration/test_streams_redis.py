@@ -234,3 +234,37 @@ def test_stream_send_writes_batched_entries_each_event_applied_once(repo: Featur
     log.close()
     assert offline_rows(repo).num_rows == before + 2500
     assert_online_equals_batch(repo, now())
+
+
+def test_a_newer_latest_value_written_since_the_snapshot_is_kept(
+    repo: FeatureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits watch a version key, not the latest-value hashes, so a `potluck materialize`
+    or push may write a newer value between a commit's snapshot and its EXEC. Simulated
+    here by a snapshot that sees no stored value: the older event must not overwrite the
+    newer one (the write compares event times itself); a newer event still wins."""
+    from datetime import datetime
+
+    from potluck.online.reads import online_features
+    from potluck.streams.redis_log import RedisLog
+
+    (newest,) = events(1, seed=21)
+    t = datetime.fromisoformat(newest["ts"])
+    older = {**newest, "ts": (t - timedelta(minutes=10)).isoformat(), "amount": 1.5}
+    newer = {**newest, "ts": (t + timedelta(seconds=1)).isoformat(), "amount": 2.5}
+    card = newest["card_id"]
+
+    def amount() -> object:
+        return online_features(repo, ["card_latest:amount"], [card])[0]["amount"]
+
+    options = StreamOptions(block_ms=10)
+    _send(repo, [newest])
+    Processor(repo, ["txns"], options).run(idle_exit_s=0.3)
+    assert amount() == newest["amount"]
+    monkeypatch.setattr(RedisLog, "_hget_many", lambda self, pipe, keys, field: [None] * len(keys))
+    _send(repo, [older])
+    assert Processor(repo, ["txns"], options).run(idle_exit_s=0.3).applied == 1
+    assert amount() == newest["amount"]  # kept: the stored value is newer
+    _send(repo, [newer])
+    Processor(repo, ["txns"], options).run(idle_exit_s=0.3)
+    assert amount() == 2.5
