@@ -216,7 +216,13 @@ class Processor:
             if entries:
                 self.progress.claimed += len(entries)
                 return entries
-        return self.log.read(source, o.group, self.consumer, o.batch, block_ms, own=False)
+        entries = self.log.read(source, o.group, self.consumer, o.batch, block_ms, own=False)
+        if not entries:
+            # Nothing new: look at our own pending entries next time. A read whose reply
+            # was lost leaves entries delivered to this consumer that no batch holds --
+            # redis-py retries a command after a reconnect, so the loss raises nothing.
+            self._own[source] = True
+        return entries
 
     def process(self, plan: SourcePlan, entries: Sequence[Entry]) -> Writes:
         """Validate and commit one batch of entries: in one transaction, or one per key
