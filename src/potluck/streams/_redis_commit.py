@@ -31,56 +31,6 @@ from potluck.streams.redis_status import _s
 if TYPE_CHECKING:
     from potluck.streams.redis_log import RedisLog
 
-# HSET of many hashes with the same fields in one command: one queued command instead of
-# one per key (redis-py's per-command work on queueing and on EXEC's reply was ~10 % of a
-# batch). EVAL, not EVALSHA: inside MULTI a missing script would fail alone at EXEC while
-# the rest of the transaction applied. Newer wins *here*, against the stored event time
-# (a protobuf Timestamp: field 1 seconds, field 2 nanos, as varints): commits watch the
-# version key, not the hashes, so a `potluck materialize` or push may have written a newer
-# value since the snapshot; it is kept. ARGV: field count, the fields (the first is the
-# event-time field), then per key its event time in microseconds and its values.
-_HSET_MANY = """
-local nf = tonumber(ARGV[1])
-local function varint(s, i)
-  local v, m = 0, 1
-  while true do
-    local b = string.byte(s, i)
-    if b == nil then return v, i end
-    v = v + (b % 128) * m
-    i = i + 1
-    if b < 128 then return v, i end
-    m = m * 128
-  end
-end
-local function micros(s)
-  local sec, nanos, i = 0, 0, 1
-  while i <= #s do
-    local tag, v
-    tag, i = varint(s, i)
-    v, i = varint(s, i)
-    if tag == 8 then sec = v elseif tag == 16 then nanos = v end
-  end
-  if sec >= 9223372036854775808 then sec = sec - 18446744073709551616 end
-  return sec * 1000000 + math.floor(nanos / 1000)
-end
-local at = 1 + nf
-local written = 0
-for _, k in ipairs(KEYS) do
-  local t = tonumber(ARGV[at + 1])
-  local old = redis.call('HGET', k, ARGV[2])
-  if (not old) or micros(old) <= t then
-    local args = {}
-    for j = 1, nf do
-      args[2 * j - 1] = ARGV[1 + j]
-      args[2 * j] = ARGV[at + 1 + j]
-    end
-    redis.call('HSET', k, unpack(args))
-    written = written + 1
-  end
-  at = at + 1 + nf
-end
-return written
-"""
 LEASE_MS = 60_000
 DEDUP_TTL_MS = 24 * 3600 * 1000
 DEAD_MAXLEN = 100_000
@@ -190,19 +140,30 @@ def _queue_latest(
 ) -> None:
     from potluck.online._wire import encode_timestamps, encode_values
     from potluck.online.stores.redis._common import field_names
+    from potluck.online.stores.redis.writer import WRITE_SCRIPT
 
     if not keys:
         return
     names = list(layout.features)
     fields = field_names(layout, names)
     values = [encode_values(table[n], layout.features[n]).to_pylist() for n in names]
-    stamps = encode_timestamps(np.array(times, dtype=np.int64)).to_pylist()
+    micros = np.array(times, dtype=np.int64)
+    stamps = encode_timestamps(micros).to_pylist()
+    seconds = np.floor_divide(micros, 1_000_000).tolist()
+    nanos = (np.mod(micros, 1_000_000) * 1000).tolist()
     ts_field = f"_ts:{layout.stored_name}".encode()
-    args: list[Any] = [len(fields) + 1, ts_field, *fields]
-    for at, row in zip(times, zip(stamps, *values, strict=True), strict=True):
-        args.append(int(at))
-        args.extend(row)
-    pipe.execute_command("EVAL", _HSET_MANY, len(keys), *[k + project for k in keys], *args)
+    # The online writer's script, queued in the MULTI: one command for the batch, and
+    # newer wins against the stored event time -- commits watch the version key, not
+    # these hashes, so a `potluck materialize` or push may have written a newer value
+    # since the snapshot; it is kept. EVAL, not EVALSHA: inside MULTI a missing script
+    # would fail alone at EXEC while the rest of the transaction applied.
+    args: list[Any] = [ts_field, 1, 0, 4 + 2 * len(fields)]  # dedup on, no key TTL
+    for s, n, stamp, *row in zip(seconds, nanos, stamps, *values, strict=True):
+        args += [s, n, ts_field, stamp]
+        for field, value in zip(fields, row, strict=True):
+            args += [field, value]
+    keyed = [k + project for k in keys]
+    pipe.execute_command("EVAL", WRITE_SCRIPT, len(keys), *keyed, *args)
 
 
 def _micros(ts: Any) -> int:

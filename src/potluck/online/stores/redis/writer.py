@@ -31,7 +31,7 @@ from potluck.online.stores.redis._common import (
     roundtrip,
 )
 
-__all__ = ["RedisWriter"]
+__all__ = ["WRITE_SCRIPT", "RedisWriter"]
 
 _KEYS_PER_SCRIPT = 500
 
@@ -45,10 +45,11 @@ class _RedisBatch(Encoded):
     replies: int
 
 
-# ARGV: ts field, dedup flag, key TTL, arguments per key; then per key: seconds, nanos,
+# Newer wins (the stream processor's commits use it too). ARGV: ts field, dedup flag,
+# key TTL, arguments per key; then per key: seconds, nanos,
 # and the HSET arguments as they are (ts field, timestamp bytes, field, value, ...), so
 # the script hands a slice of ARGV to HSET without building a table per key.
-_WRITE_SCRIPT = """
+WRITE_SCRIPT = """
 local function varint(s, pos)
   local value, scale = 0, 1
   while true do
@@ -103,7 +104,7 @@ class RedisWriter(OnlineWriter):
         self.dedup = not bool(getattr(store, "skip_dedup", False))
         self.ttl = int(getattr(store, "key_ttl_seconds", None) or 0)
         try:
-            self.sha: str = self.client.script_load(_WRITE_SCRIPT)
+            self.sha: str = self.client.script_load(WRITE_SCRIPT)
         except redis_errors() as exc:
             raise SourceError("online store", "redis", f"{type(exc).__name__}: {exc}") from None
 
@@ -163,7 +164,7 @@ class RedisWriter(OnlineWriter):
         if failures and retry and all(isinstance(f, NoScriptError) for f in failures):
             # the server lost its scripts (restart, SCRIPT FLUSH): load it again (same
             # SHA1) and resend -- rewriting the same rows is idempotent
-            self.client.script_load(_WRITE_SCRIPT)
+            self.client.script_load(WRITE_SCRIPT)
             return self._send(payload, replies, retry=False)
         if failures:
             raise SourceError("online store", "redis", f"write failed: {failures[0]}")
