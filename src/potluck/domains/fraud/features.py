@@ -17,6 +17,7 @@ from feast import Entity, FeatureService, Field, ValueType
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64
 
+from potluck.domains.fraud.kernels import ENGAGEMENT_INPUTS, RISK_INPUTS
 from potluck.domains.fraud.schema import SOURCE_SCHEMAS
 from potluck.offline.source import PotluckSource
 from potluck.windows import Filter, WindowFeature
@@ -164,15 +165,7 @@ user_engagement_5m = windowed_view(
 
 @on_demand_feature_view(  # type: ignore[untyped-decorator]
     sources=[
-        transaction_stats_5m[
-            [
-                "txn_count_5m",
-                "txn_count_30m",
-                "amount_sum_5m",
-                "unique_countries_5m",
-                "high_risk_count_30m",
-            ]
-        ]
+        transaction_stats_5m[list(RISK_INPUTS)]  # the kernel reads the same names
     ],
     schema=[
         Field(name="geo_diversity_score", dtype=Float64),
@@ -214,18 +207,7 @@ def transaction_risk_5m(inputs: pd.DataFrame) -> pd.DataFrame:
 
 
 @on_demand_feature_view(  # type: ignore[untyped-decorator]
-    sources=[
-        user_engagement_5m[
-            [
-                "pages_per_session",
-                "avg_dwell_time_sec",
-                "avg_scroll_depth",
-                "events_5m",
-                "cart_adds_session",
-                "purchases_session",
-            ]
-        ]
-    ],
+    sources=[user_engagement_5m[list(ENGAGEMENT_INPUTS)]],
     schema=[
         Field(name="click_rate_5m", dtype=Float64),
         Field(name="conversion_rate_session", dtype=Float64),

@@ -17,7 +17,7 @@ from typing import Any
 
 from potluck.online._odfv import Columns, KernelSpec
 
-__all__ = ["TRANSACTION_RISK", "USER_ENGAGEMENT"]
+__all__ = ["ENGAGEMENT_INPUTS", "RISK_INPUTS", "TRANSACTION_RISK", "USER_ENGAGEMENT"]
 
 
 RISK_INPUTS = (
