@@ -132,3 +132,24 @@ def test_options_answers_the_allowed_methods(
     wrong = client.delete(path, headers=WRITE)
     assert wrong.status_code == 405
     assert set(wrong.headers["allow"].split(", ")) == methods
+
+
+@pytest.mark.parametrize(
+    "path", ["/features", "/models", "/health", "/features/clinical_statistics"]
+)
+def test_a_query_parameter_the_route_does_not_take_is_422(client: TestClient, path: str) -> None:
+    """A misspelt ``limt`` would otherwise answer the default page as if it were honoured."""
+    response = client.get(path, headers=READ, params={"limt": "1", "\x01é": "x"})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert {p["loc"] for p in body["problems"]} == {"query.limt", "query.\x01é"}
+    assert "unknown query parameter" in body["message"]
+    if path in ("/features", "/models"):
+        assert "this route takes limit" in body["message"]
+    assert client.get(path, headers=READ).status_code == 200  # the same route, no stray name
+
+
+def test_an_unknown_query_parameter_without_a_key_is_401(client: TestClient) -> None:
+    response = client.get("/features", params={"limt": "1"})
+    assert response.status_code == 401, response.text

@@ -1,5 +1,6 @@
 """Hostile-use guards of the API: per-key rate limits, refused default secrets, the
-``Allow`` header of a path, and server paths kept out of error messages.
+``Allow`` header of a path, query parameters a route does not take refused, and server
+paths kept out of error messages.
 
 Rate limits use the ``limits`` library (moving window, in-process memory): one
 budget per API key id, ``settings.rate_limit`` such as ``"100/second"`` or
@@ -14,6 +15,8 @@ import re
 import time
 from typing import Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from potluck.errors import ConfigurationError, TooManyRequestsError
@@ -25,6 +28,7 @@ __all__ = [
     "KeyRateLimiter",
     "allowed_methods",
     "check_secrets",
+    "refuse_unknown_query",
     "scrub_paths",
 ]
 
@@ -161,3 +165,39 @@ class AllowMiddleware:
                 await send({"type": "http.response.body", "body": b""})
                 return
         await self.app(scope, receive, send)
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    """The query parameters a route and its dependencies declare (by their alias)."""
+    names = {param.alias for param in dependant.query_params}
+    for inner in dependant.dependencies:
+        names |= _query_names(inner)
+    return frozenset(names)
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """An app-wide dependency: a query parameter the route does not declare is a 422,
+    not silently ignored (``?limt=5`` would otherwise answer the default page)."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known: frozenset[str] | None = getattr(route, "_potluck_query_names", None)
+    if known is None:  # once per route (routes are not hashable: kept on the route itself)
+        known = _query_names(dependant)
+        setattr(route, "_potluck_query_names", known)  # noqa: B010
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        takes = ", ".join(sorted(known)) or "no query parameters"
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name[:100]),
+                    "msg": f"unknown query parameter (this route takes {takes})",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown[:20]
+            ]
+        )

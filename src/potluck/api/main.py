@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,6 +25,7 @@ from potluck.api.guards import (
     allowed_methods,
     check_secrets,
     rate_limiter,
+    refuse_unknown_query,
     scrub_paths,
 )
 from potluck.api.middleware import BodyLimitMiddleware, MetricsMiddleware
@@ -167,6 +168,7 @@ def create_app(
         version="0.1.0",
         summary="Features, training, model registry, online and batch predictions.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.settings = settings
     app.state.repo = FeatureRepo(settings)
