@@ -127,18 +127,11 @@ def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str |
             ids = [None if v is None else str(v) for v in part[id_column].to_pylist()]
             part = part.drop_columns([id_column])
         chunks.append(_payload(part.to_pylist(), ids, first=lo))
+    from potluck.streams.events import entry_batches
+
     log = _log(repo)
     for payload in chunks:  # batched entries (see potluck.streams.events)
-        log.append_batched(
-            source,
-            [
-                (
-                    [d for d, _ in payload[i : i + EVENTS_PER_ENTRY]],
-                    [e for _, e in payload[i : i + EVENTS_PER_ENTRY]],
-                )
-                for i in range(0, len(payload), EVENTS_PER_ENTRY)
-            ],
-        )
+        log.append_batched(source, entry_batches(payload, EVENTS_PER_ENTRY))
     return sum(len(p) for p in chunks)
 
 

@@ -21,7 +21,9 @@ a hundred events, so batching is where throughput comes from)::
 
 Each event of a batched entry is validated, counted and dead-lettered on its own (its
 dead letter's entry is ``{entry id}/{line number from 0}``); the entry is acknowledged
-when all of its events are committed, in one transaction.
+when all of its events are committed, in one transaction. An entry of more than
+:data:`MAX_ENTRY_EVENTS` events or :data:`MAX_ENTRY_BYTES` bytes is dead-lettered whole
+(``oversized``): what one entry may cost the processor is bounded whoever wrote it.
 
 A batch of entries is validated at once: the payloads joined by newlines and parsed by
 Arrow's JSON reader in one call (:mod:`potluck.streams._ndjson`), then
@@ -45,15 +47,25 @@ from potluck.ingest.conform import ConformError
 from potluck.streams._conform import conform_table
 
 __all__ = [
+    "MAX_ENTRY_BYTES",
+    "MAX_ENTRY_EVENTS",
     "MAX_EVENT_BYTES",
     "DeadLetter",
     "Entry",
     "Validated",
     "encode_event",
+    "entry_batches",
+    "refused_row",
     "validate",
 ]
 
 MAX_EVENT_BYTES = 64 * 1024
+MAX_ENTRY_EVENTS = 10_000
+MAX_ENTRY_BYTES = 8 * 1024 * 1024  # the API's body limit
+# A row standing for an entry refused whole (Spark's source yields rows, not dead
+# letters): validation turns it back into its dead letter. Not JSON, so a producer
+# writing it gets a dead letter as any malformed event does.
+_REFUSED = b"\x00potluck-refused\x00"
 
 
 class Entry(NamedTuple):
@@ -112,11 +124,49 @@ def encode_batch(events: Sequence[bytes], event_ids: Sequence[str | None]) -> di
     return fields
 
 
+def entry_batches(
+    payload: Sequence[tuple[bytes, str | None]], events_per_entry: int
+) -> list[tuple[list[bytes], list[str | None]]]:
+    """``(data, event id)`` pairs cut into batched entries of at most ``events_per_entry``
+    events and :data:`MAX_ENTRY_BYTES` bytes (each event at most MAX_EVENT_BYTES)."""
+    out: list[tuple[list[bytes], list[str | None]]] = []
+    size = 0
+    for data, eid in payload:
+        if not out or len(out[-1][0]) >= events_per_entry or size + len(data) >= MAX_ENTRY_BYTES:
+            out.append(([], []))
+            size = 0
+        out[-1][0].append(data)
+        out[-1][1].append(eid)
+        size += len(data) + 1
+    return out
+
+
+def refused_row(dead: DeadLetter) -> bytes:
+    """``dead`` as an event payload that :func:`validate` turns back into it."""
+    head = f"{dead.reason}\x00{dead.detail}\x00".encode()
+    return _REFUSED + head + dead.data
+
+
+def _refused(entry: Entry) -> DeadLetter:
+    reason, detail, data = entry.data[len(_REFUSED) :].split(b"\x00", 2)
+    return DeadLetter(
+        entry.id, reason.decode(errors="replace"), detail.decode(errors="replace"), data
+    )
+
+
 def _expand(entry: Entry, events: list[Entry], dead: list[DeadLetter]) -> None:
     """The events of a batched entry, each an entry ``{id}/{line}`` of its own."""
+    if len(entry.data) > MAX_ENTRY_BYTES:
+        detail = f"a batched entry of {len(entry.data)} bytes > {MAX_ENTRY_BYTES}"
+        dead.append(DeadLetter(entry.id, "oversized", detail, entry.data[:1024]))
+        return
     lines = entry.data.split(b"\n")
     if lines and not lines[-1].strip():
         lines.pop()  # a final newline ends the last line
+    if len(lines) > MAX_ENTRY_EVENTS:
+        detail = f"a batched entry of {len(lines)} events > {MAX_ENTRY_EVENTS}"
+        dead.append(DeadLetter(entry.id, "oversized", detail, entry.data[:1024]))
+        return
     ids: list[str | None] = [None] * len(lines)
     if entry.event_id is not None:
         given = entry.event_id.split("\n")
@@ -149,6 +199,8 @@ def validate(
     for entry in entries:
         if entry.batched:
             _expand(entry, events, dead)
+        elif entry.data.startswith(_REFUSED):
+            dead.append(_refused(entry))
         else:
             events.append(entry)
     fit = [e for e in events if len(e.data) <= max_bytes]

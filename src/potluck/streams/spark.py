@@ -297,16 +297,17 @@ def stream_on_spark(
 
 def _event_rows(entry_id: str, fields: dict[bytes, bytes]) -> Iterator[tuple[Any, ...]]:
     """The rows of a batched entry's events, ids ``{entry}/{line}`` (as the in-process
-    path names them); with a wrong number of ``event_ids`` the entry stays one row, made
-    not JSON so that validation dead-letters it (``malformed``) whatever it holds."""
-    from potluck.streams.events import Entry, _expand
+    path names them); an entry refused whole (a wrong number of ``event_ids``, too big)
+    stays one row that validation turns into the in-process path's dead letter."""
+    from potluck.streams.events import DeadLetter, Entry, _expand, refused_row
 
     raw = fields.get(b"event_ids")
     entry = Entry(entry_id, fields[b"events"], None if raw is None else raw.decode(), True)
     events: list[Entry] = []
-    _expand(entry, events, [])
-    if not events and fields[b"events"].strip():
-        yield (entry_id, b"event_ids do not match the events: " + fields[b"events"], None)
+    dead: list[DeadLetter] = []
+    _expand(entry, events, dead)
+    for refused in dead:
+        yield (entry_id, refused_row(refused), None)
     for e in events:
         yield (e.id, e.data, e.event_id)
 

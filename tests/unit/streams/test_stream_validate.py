@@ -109,3 +109,78 @@ def test_batched_entry_with_a_wrong_number_of_ids_is_dead_as_a_whole() -> None:
     assert [(d.id, d.reason, d.detail) for d in checked.dead] == [
         ("5-0", "malformed", "3 event ids for 2 events")
     ]
+
+
+def test_an_entry_of_too_many_events_is_dead_whole_and_the_next_one_is_kept() -> None:
+    from potluck.streams.events import MAX_ENTRY_EVENTS
+
+    many = b"\n".join([b"{}"] * (MAX_ENTRY_EVENTS + 1)) + b"\n"
+    exact = b"\n".join([_row(1)] * MAX_ENTRY_EVENTS) + b"\n"
+    checked = validate(
+        [Entry("5-0", many, None, True), Entry("6-0", exact, None, True), Entry("7-0", _row(7))],
+        SCHEMA,
+        REQUIRED,
+    )
+    assert [(d.id, d.reason) for d in checked.dead] == [("5-0", "oversized")]
+    assert str(MAX_ENTRY_EVENTS + 1) in checked.dead[0].detail
+    assert len(checked.dead[0].data) == 1024  # a bounded sample, not the whole entry
+    assert checked.rows.num_rows == MAX_ENTRY_EVENTS + 1
+    assert checked.ids[-2:] == [f"6-0/{MAX_ENTRY_EVENTS - 1}", "7-0"]
+
+
+def test_an_entry_over_the_byte_limit_is_dead_whole() -> None:
+    from potluck.streams.events import MAX_ENTRY_BYTES
+
+    big = b"\n".join([_row(1, country="x" * 60_000)] * (MAX_ENTRY_BYTES // 60_000 + 1))
+    checked = validate([Entry("5-0", big, None, True)], SCHEMA, REQUIRED)
+    assert checked.rows.num_rows == 0
+    assert [(d.id, d.reason) for d in checked.dead] == [("5-0", "oversized")]
+    assert f"> {MAX_ENTRY_BYTES}" in checked.dead[0].detail
+
+
+def test_entry_batches_cut_by_count_and_by_bytes_and_keep_the_order() -> None:
+    from potluck.streams.events import MAX_ENTRY_BYTES, MAX_EVENT_BYTES, entry_batches
+
+    small = [(_row(i), f"e{i}") for i in range(2_500)]
+    cut = entry_batches(small, 1_000)
+    assert [len(events) for events, _ in cut] == [1_000, 1_000, 500]
+    assert [d for events, _ in cut for d in events] == [d for d, _ in small]
+    assert [e for _, eids in cut for e in eids] == [e for _, e in small]
+    big = [(b"x" * MAX_EVENT_BYTES, None)] * 300  # 300 x 64 KiB: over 8 MiB in one entry
+    cut = entry_batches(big, 1_000)
+    assert len(cut) > 1 and sum(len(events) for events, _ in cut) == 300
+    for events, _ in cut:
+        encoded = encode_batch(events, [None] * len(events))[b"events"]
+        assert len(encoded) <= MAX_ENTRY_BYTES
+        assert validate([Entry("1-0", encoded, None, True)], SCHEMA, REQUIRED).dead[0].reason == (
+            "malformed"  # each event judged (not JSON here), not the entry refused whole
+        )
+
+
+def test_spark_rows_of_a_refused_entry_give_the_in_process_dead_letter() -> None:
+    """Spark's source yields rows, not dead letters: an entry refused whole (too many
+    events, ids that do not match) becomes the same dead letter in both engines."""
+    from potluck.streams.events import MAX_ENTRY_EVENTS
+    from potluck.streams.spark import _event_rows
+
+    cases = {
+        "5-0": {b"events": b"\n".join([_row(0)] * (MAX_ENTRY_EVENTS + 1))},
+        "6-0": {b"events": b"\n".join([_row(0), _row(1)]), b"event_ids": b"a\nb\nc"},
+        "7-0": {b"events": b"\n".join([_row(0), b"[1]"]), b"event_ids": b"a\nb"},
+    }
+    rows = [row for entry_id, fields in cases.items() for row in _event_rows(entry_id, fields)]
+    spark = validate([Entry(*row) for row in rows], SCHEMA, REQUIRED)
+    raw_ids = {k: v.get(b"event_ids") for k, v in cases.items()}
+    local = validate(
+        [
+            Entry(k, v[b"events"], None if raw_ids[k] is None else raw_ids[k].decode(), True)
+            for k, v in cases.items()
+        ],
+        SCHEMA,
+        REQUIRED,
+    )
+    assert [(d.id, d.reason, d.detail, d.data) for d in spark.dead] == [
+        (d.id, d.reason, d.detail, d.data) for d in local.dead
+    ]
+    assert [d.reason for d in spark.dead] == ["oversized", "malformed", "malformed"]
+    assert spark.ids == local.ids == ["7-0/0"] and spark.event_ids == ["a"]
