@@ -20,6 +20,7 @@ from potluck.streams.processor import Processor, StreamOptions
 from tests.unit.streams.helpers import (
     assert_online_equals_batch,
     check_bad_events,
+    check_materialize_leaves_owned_states,
     clicks_repo,
     events,
     now,
@@ -290,3 +291,7 @@ def test_entries_delivered_by_a_read_whose_reply_was_lost_are_processed(
     (group,) = log.status("txns")
     assert group.pending == 0 and group.applied == 30
     log.close()
+
+
+def test_materialize_leaves_the_processors_window_states_alone(repo: FeatureRepo) -> None:
+    check_materialize_leaves_owned_states(repo)

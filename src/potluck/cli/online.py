@@ -98,6 +98,12 @@ def materialize(
             )
         title = "materialized rows" + (" (resumed run)" if summary.resumed else "")
         console.print(kv_table(title, {**summary.rows, "seconds": round(summary.seconds, 2)}))
+        for name, source in summary.left_to_stream.items():
+            console.print(
+                f"[yellow]{name}[/yellow]: window states left to the stream processor of "
+                f"source '{source}' (it re-anchors them from the offline table and its "
+                f"outbox); `potluck stream release {source}` hands them back"
+            )
         return summary.to_dict()
 
     if every is None:

@@ -1,4 +1,4 @@
-"""``potluck stream send | run | status | dead-letters``: the streaming path."""
+"""``potluck stream send | run | status | dead-letters | release``: the streaming path."""
 
 from __future__ import annotations
 
@@ -198,3 +198,22 @@ def dead_letters(
         table.add_row(r["entry"], r["reason"], r["detail"][:200], r["data"][:120])
     console.print(table)
     emit(rows, json_out)
+
+
+@stream_app.command("release")
+def release(
+    source: Annotated[str, typer.Argument(help="The event source whose processor is stopped.")],
+    json_out: JsonOut = None,
+) -> None:
+    """Hand the source's window states back to `potluck materialize` (stop its processor
+    first; the outbox is flushed to the offline table before). A processor started again
+    takes them back: it re-anchors at start."""
+    from potluck.features.repo import FeatureRepo
+    from potluck.services.streams import release_states
+
+    views = release_states(FeatureRepo(load_settings()), source)
+    console.print(
+        f"window states of {', '.join(views) or 'no view'} handed back to batch "
+        "materialization: run `potluck materialize`"
+    )
+    emit({"source": source, "released": views}, json_out)

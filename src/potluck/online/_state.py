@@ -35,6 +35,7 @@ class ViewProgress:
     boundaries: list[Any] | None = None  # first key of each chunk, once planned
     done: dict[int, int] = field(default_factory=dict)  # chunk -> rows written
     finished: bool = False
+    owner: str | None = None  # window states left to this stream source's processor
 
     @property
     def rows(self) -> int:
@@ -71,6 +72,7 @@ class RunState:
                 boundaries=v["boundaries"],
                 done={int(k): int(n) for k, n in v["done"].items()},
                 finished=bool(v["finished"]),
+                owner=v.get("owner"),
             )
             for name, v in data.pop("views").items()
         }

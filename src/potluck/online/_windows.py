@@ -94,7 +94,11 @@ def materialize_windows(
     """Build and store the states of every key with events in the longest window; with
     a ``writer``, also each such key's values *at the anchor* in Feast's own online
     table of the view, so Feast's SDK, ``feast serve`` and UI read the window values
-    of that moment (potluck's reads evaluate the states at any time in the horizon)."""
+    of that moment (potluck's reads evaluate the states at any time in the horizon).
+
+    States a stream processor owns are left alone (``progress.owner`` says whose; see
+    :mod:`potluck.online.window_states`): the processor re-anchors them itself, from the
+    offline table *and* its outbox, and commits to them meanwhile."""
     from potluck.offline.pull import potluck_source, read_source
     from potluck.windows.online import build_states
 
@@ -121,7 +125,12 @@ def materialize_windows(
     names = list(types)
     columns = {n: [key[i] for key in states] for i, n in enumerate(names)}
     encoded = _encoded(view, columns) if states else []
-    written = _store(repo).write(view.name, dict(zip(encoded, states.values(), strict=True)))
+    store = _store(repo)
+    progress.owner = store.owner(view.name)
+    if progress.owner is None:
+        written = store.write(view.name, dict(zip(encoded, states.values(), strict=True)))
+    else:
+        written = 0
     if writer is not None and states:
         at_anchor = _values_at(
             view, events, key_columns, source.timestamp_field, progress.end, states

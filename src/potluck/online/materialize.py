@@ -72,6 +72,7 @@ class MaterializeSummary:
     incremental: bool = False
     resumed: bool = False
     seconds: float = 0.0
+    left_to_stream: dict[str, str] = field(default_factory=dict)  # view -> stream source
 
     @property
     def total_rows(self) -> int:
@@ -88,6 +89,7 @@ class MaterializeSummary:
             "incremental": self.incremental,
             "resumed": self.resumed,
             "seconds": round(self.seconds, 3),
+            "left_to_stream": self.left_to_stream,
         }
 
 
@@ -310,6 +312,8 @@ def materialize(
                 summary.start[view.name] = progress.start
                 summary.rows[view.name] = progress.rows
                 summary.chunks[view.name] = len(progress.boundaries or [])
+                if progress.owner is not None:
+                    summary.left_to_stream[view.name] = progress.owner
                 if on_view_done is not None:
                     on_view_done(view.name, progress.rows)
         finally:

@@ -5,21 +5,39 @@ the same online store: a ``potluck_window_states`` table (WITHOUT ROWID) in the 
 file, or ``potluck:win:{project}:{view}:`` + the entity key (Feast's v3 serialization)
 in Redis. Batch materialization writes them; a stream processor replaces them with
 ``update_state``'s result; reads evaluate them at the request time.
+
+**Owner.** Once a stream processor has installed a view's states (re-anchoring) it owns
+them, recorded beside them (``potluck:win-owner:{project}:{view}`` in Redis, a row of
+``potluck_window_owners`` in SQLite) in the install's own transaction: batch
+materialization then leaves those states alone. It builds from the offline table, which
+lacks the events still in the processor's outbox, and would overwrite states the
+processor updates meanwhile. ``potluck stream release`` hands them back.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from feast.repo_config import RepoConfig
+from typing import TYPE_CHECKING, Any
 
 from potluck.errors import ConfigurationError, SourceError
 
-__all__ = ["WindowStateStore", "open_state_store"]
+if TYPE_CHECKING:
+    from feast.repo_config import RepoConfig
+
+__all__ = ["OWNERS_DDL", "WindowStateStore", "open_state_store", "owner_key"]
 
 _TABLE = "potluck_window_states"
+_OWNERS = "potluck_window_owners"
+OWNERS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {_OWNERS} (project TEXT NOT NULL, view TEXT NOT NULL, "
+    "owner TEXT NOT NULL, PRIMARY KEY (project, view)) WITHOUT ROWID"
+)
+
+
+def owner_key(project: str, view: str) -> bytes:
+    """The Redis key naming who owns ``view``'s states (not under the states' prefix)."""
+    return f"potluck:win-owner:{project}:{view}".encode()
 
 
 class WindowStateStore:
@@ -38,6 +56,7 @@ class WindowStateStore:
                 "entity_key BLOB NOT NULL, state BLOB NOT NULL, "
                 "PRIMARY KEY (project, view, entity_key)) WITHOUT ROWID"
             )
+            self._conn.execute(OWNERS_DDL)
         else:
             from potluck.online.stores.redis._common import redis_client
 
@@ -103,6 +122,39 @@ class WindowStateStore:
         except Exception as exc:
             raise SourceError(
                 view, f"{self.kind} online store", f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    def owner(self, view: str) -> str | None:
+        """The stream source whose processor owns ``view``'s states, or None."""
+        try:
+            if self.kind == "sqlite":
+                with self._lock:
+                    row = self._conn.execute(
+                        f"SELECT owner FROM {_OWNERS} WHERE project = ? AND view = ?",
+                        (self.project, view),
+                    ).fetchone()
+                return None if row is None else str(row[0])
+            raw = self._client.get(owner_key(self.project, view))
+            return None if raw is None else bytes(raw).decode()
+        except Exception as exc:
+            raise SourceError(
+                view, f"{self.kind} online store", f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    def release(self, views: Sequence[str]) -> None:
+        """Forget the owner of ``views``: batch materialization writes them again."""
+        try:
+            if self.kind == "sqlite":
+                with self._lock:
+                    self._conn.executemany(
+                        f"DELETE FROM {_OWNERS} WHERE project = ? AND view = ?",
+                        [(self.project, v) for v in views],
+                    )
+            elif views:
+                self._client.delete(*(owner_key(self.project, v) for v in views))
+        except Exception as exc:
+            raise SourceError(
+                ", ".join(views), f"{self.kind} online store", f"{type(exc).__name__}: {exc}"
             ) from None
 
     def close(self) -> None:

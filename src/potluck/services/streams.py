@@ -151,3 +151,15 @@ def stream_status(repo: FeatureRepo, sources: Sequence[str] | None = None) -> li
 def dead_letters(repo: FeatureRepo, source: str, count: int = 20) -> list[dict[str, Any]]:
     _check_source(repo, source)
     return _log(repo).dead_letters(source, count)
+
+
+def release_states(repo: FeatureRepo, source: str) -> list[str]:
+    """Hand the window states of ``source``'s views back to batch materialization (the
+    outbox flushed first); stop its processor before: it takes them back when it starts
+    or re-anchors."""
+    from potluck.streams.offline import release
+    from potluck.streams.processor import stream_plans
+
+    _check_source(repo, source)
+    (plan,) = stream_plans(repo, [source])
+    return release(_log(repo), repo.settings, repo.config, plan)

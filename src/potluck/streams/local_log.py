@@ -24,6 +24,7 @@ from contextlib import contextmanager
 
 from feast.repo_config import RepoConfig
 
+from potluck.online.window_states import OWNERS_DDL
 from potluck.streams.apply import Snapshot, Writes
 from potluck.streams.events import Entry
 from potluck.streams.local_status import LocalInspection
@@ -85,7 +86,7 @@ class LocalLog(LocalInspection, EventLog):
         self.conn = connect(self.path)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")  # fsync every commit
-        self.conn.executescript(_SCHEMA)
+        self.conn.executescript(_SCHEMA + OWNERS_DDL + ";")
         self._writer = SqliteWriter(config)  # encodes Feast's rows; we run them here
         self._lock = threading.RLock()
 

@@ -110,6 +110,10 @@ class LocalInspection:
                 )
             merged = {**self._anchors(c, source), **anchors}
             self._put(c, source, "anchors", json.dumps(merged))
+            c.executemany(  # the processor owns them now (see online.window_states)
+                "INSERT OR REPLACE INTO potluck_window_owners VALUES (?, ?, ?)",
+                [(self.project, view, source) for view in anchors],
+            )
 
     def length(self, source: str) -> int:
         with self._lock:

@@ -16,7 +16,10 @@ the processor takes the source's ``lock`` (commits wait), flushes, rebuilds ever
 key's state at ``A = now`` from the offline table's events of ``(A - longest, ...)``
 (``windows.online.build_states``, the batch materialization's own kernel), and
 installs them with the new anchor in one transaction. A key with no state after that
-had no event in range, so a commit starts it from ``empty_state(A)``.
+had no event in range, so a commit starts it from ``empty_state(A)``. The install also
+records the source as the states' owner (:mod:`potluck.online.window_states`): batch
+materialization leaves them alone until :func:`release`; a processor that finds a view
+it does not own re-anchors first.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from potluck.errors import SourceError
 from potluck.streams.apply import SourcePlan, to_datetime
 
 if TYPE_CHECKING:
+    from feast.repo_config import RepoConfig
+
     from potluck.connectors import Connector
     from potluck.settings import Settings
     from potluck.streams.log import EventLog
 
-__all__ = ["flush", "rebuild"]
+__all__ = ["flush", "rebuild", "release", "states_owned"]
 
 # Lock lifetimes: a holder killed mid-flush or mid-rebuild blocks the others this long.
 FLUSH_LOCK_S = 20.0
@@ -161,3 +166,36 @@ def rebuild(log: EventLog, settings: Settings, plan: SourcePlan, owner: str, at:
             states[target.name] = dict(zip(encoded, built.values(), strict=True))
         log.install(plan.source, {t.name: anchor_us for t in windowed}, states)
     return sum(len(s) for s in states.values())
+
+
+def states_owned(config: RepoConfig, plan: SourcePlan) -> bool:
+    """Whether ``plan``'s source owns every windowed view's states (none: trivially)."""
+    from potluck.online.window_states import open_state_store
+
+    if not plan.windowed:
+        return True
+    store = open_state_store(config)
+    try:
+        return all(store.owner(t.name) == plan.source for t in plan.windowed)
+    finally:
+        store.close()
+
+
+def release(log: EventLog, settings: Settings, config: RepoConfig, plan: SourcePlan) -> list[str]:
+    """Hand ``plan``'s window states back to batch materialization: under the lock, the
+    outbox flushed first (so the offline table holds every committed event), then the
+    owner records forgotten. Returns the views released."""
+    from potluck.online.window_states import open_state_store
+
+    views = [t.name for t in plan.windowed]
+    with (
+        log.locked(plan.source, "release", REBUILD_LOCK_S, name="flush"),
+        log.locked(plan.source, "release", REBUILD_LOCK_S),
+    ):
+        _flush_locked(log, settings, plan)
+        store = open_state_store(config)
+        try:
+            store.release(views)
+        finally:
+            store.close()
+    return views

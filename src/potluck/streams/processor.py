@@ -31,7 +31,7 @@ from potluck.streams.apply import SourcePlan, Writes, batch_keys, compute, plan_
 from potluck.streams.backends import open_log
 from potluck.streams.events import MAX_EVENT_BYTES, Entry, Validated, validate
 from potluck.streams.log import DEFAULT_GROUP, EventLog, Fenced, Locked, Reads
-from potluck.streams.offline import flush, rebuild
+from potluck.streams.offline import flush, rebuild, states_owned
 
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
@@ -142,7 +142,8 @@ class Processor:
         for plan in self.plans:
             self.log.join(plan.source, self.options.group, self.consumer)
             self.log.set_meta(plan.source, "offline_rows", None)  # recount once
-            self._maybe_rebuild(plan, force=False)
+            # a release (or a batch install) since the last run: re-anchor, and own again
+            self._maybe_rebuild(plan, force=not states_owned(self.repo.config, plan))
         # Everything loaded so far (Feast, the registry, Arrow) lives as long as the
         # process: out of the collector's reach, a full collection no longer walks it
         # every few batches (each batch allocates ~10 objects per event). Once per

@@ -33,6 +33,7 @@ from typing import Any
 import pyarrow as pa
 from feast.repo_config import RepoConfig
 
+from potluck.online.window_states import owner_key
 from potluck.streams._redis_commit import LEASE_MS, commit_once
 from potluck.streams.apply import Writes
 from potluck.streams.events import Entry, encode_batch
@@ -266,6 +267,8 @@ class RedisLog(RedisInspection, EventLog):
                 pipe.mset({prefix + k: s for k, s in new.items()})
         if anchors:
             pipe.hset(f"{self._b(source)}:anchors", mapping=dict(anchors))
+        for view in anchors:  # the processor owns them now (see online.window_states)
+            pipe.set(owner_key(self.project, view), source)
         pipe.incr(f"{self._b(source)}:version")  # a commit that read the old states aborts
         pipe.execute()
 

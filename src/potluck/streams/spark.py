@@ -262,7 +262,7 @@ def stream_on_spark(
     from potluck.errors import ConfigurationError
     from potluck.online.stores import store_kind
     from potluck.streams.backends import open_log
-    from potluck.streams.offline import flush, rebuild
+    from potluck.streams.offline import flush, rebuild, states_owned
     from potluck.streams.processor import stream_plans
 
     if store_kind(repo.config) != "redis":
@@ -276,7 +276,8 @@ def stream_on_spark(
         for plan in stream_plans(repo, sources):
             anchors = log.anchors(plan.source)
             now = datetime.now(UTC).replace(microsecond=0)
-            if any(t.name not in anchors for t in plan.windowed):
+            owned = states_owned(repo.config, plan)
+            if not owned or any(t.name not in anchors for t in plan.windowed):
                 rebuild(log, repo.settings, plan, query, now)
             config = SinkConfig(
                 redis.host,

@@ -146,3 +146,48 @@ def check_bad_events(repo: FeatureRepo, commit_keys: int = 500, batched: bool = 
     assert offline_rows(repo).num_rows == before + 3
     log.close()
     assert_online_equals_batch(repo, now())
+
+
+def check_materialize_leaves_owned_states(repo: FeatureRepo) -> None:
+    """Once a processor owns the window states, ``materialize`` leaves them alone: its
+    states would come from the offline table, which lacks the events still in the
+    processor's outbox. Released (outbox flushed first), materialize writes them again
+    with every event; a processor started again owns them again."""
+    from potluck.online.materialize import materialize
+    from potluck.online.reads import online_features
+    from potluck.online.window_states import open_state_store
+    from potluck.services.streams import release_states
+    from potluck.streams import encode_event, open_log
+    from potluck.streams.processor import Processor, StreamOptions
+
+    cards = [f"card_{i:05d}" for i in range(CARDS)]
+    before = offline_rows(repo).num_rows
+    log = open_log(repo)
+    log.append("txns", [(encode_event(e), None) for e in events(300, seed=11)])
+    log.close()
+    proc = Processor(repo, ["txns"], StreamOptions(block_ms=10, offline=False))
+    assert proc.run(idle_exit_s=0.3).applied == 300
+    proc.log.close()
+    store = open_state_store(repo.config)
+    assert store.owner("card_windows") == "txns"
+    at = now()
+    streamed = online_features(repo, "card_v1", cards, now=at)
+    assert offline_rows(repo).num_rows == before  # the events are in the outbox only
+
+    summary = materialize(repo, end=at, views=["card_windows"])
+    assert summary.left_to_stream == {"card_windows": "txns"}
+    assert summary.to_dict()["left_to_stream"] == {"card_windows": "txns"}
+    assert online_features(repo, "card_v1", cards, now=at) == streamed  # not rebuilt
+
+    assert release_states(repo, "txns") == ["card_windows"]
+    assert store.owner("card_windows") is None
+    assert offline_rows(repo).num_rows == before + 300  # the outbox flushed first
+    summary = materialize(repo, end=at, views=["card_windows"])
+    assert summary.left_to_stream == {} and summary.rows["card_windows"] > 0
+    assert_online_equals_batch(repo, at)  # rebuilt from the offline table: every event
+
+    again = Processor(repo, ["txns"], StreamOptions(block_ms=10))
+    again.run(idle_exit_s=0.2)
+    again.log.close()
+    assert store.owner("card_windows") == "txns"  # re-anchored at start, owned again
+    store.close()

@@ -214,3 +214,35 @@ def test_cli_run_on_spark_runs_the_structured_streaming_path(
     }
     bad = runner.invoke(app, ["stream", "run", "--engine", "flink"])
     assert bad.exit_code != 0 and "local or spark" in bad.output
+
+
+def test_cli_materialize_names_the_views_left_to_the_stream_and_release_hands_them_back(
+    repo: FeatureRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POTLUCK_HOME", str(repo.settings.home))
+    monkeypatch.setenv("POTLUCK_DEPLOYMENT", DEPLOYMENT)
+    runner, out = CliRunner(), tmp_path / "out.json"
+    file = tmp_path / "events.jsonl"
+    file.write_text("".join(json.dumps(r) + "\n" for r in events(20, seed=12)))
+    assert runner.invoke(app, ["stream", "send", "txns", "--file", str(file)]).exit_code == 0
+    result = runner.invoke(app, ["stream", "run", "--idle-exit", "0.3"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["materialize", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["left_to_stream"] == {"card_windows": "txns"}
+    assert "potluck stream release txns" in " ".join(result.output.split())
+    result = runner.invoke(app, ["stream", "release", "txns", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text()) == {"source": "txns", "released": ["card_windows"]}
+    result = runner.invoke(app, ["materialize", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["left_to_stream"] == {}
+    bad = subprocess.run(  # potluck's entry point: a hostile name is one clear line
+        [sys.executable, "-m", "potluck.cli", "stream", "release", "../etc"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = bad.stdout + bad.stderr
+    assert bad.returncode != 0 and "unknown source '../etc'" in output, output
+    assert "Traceback" not in output

@@ -9,6 +9,7 @@ import pytest
 from tests.unit.streams.helpers import (
     assert_online_equals_batch,
     check_bad_events,
+    check_materialize_leaves_owned_states,
     clicks_repo,
     events,
     now,
@@ -61,3 +62,7 @@ def test_events_become_online_values_equal_to_a_batch_recomputation(repo: Featur
 
 def test_bad_late_and_duplicate_events(repo: FeatureRepo) -> None:
     check_bad_events(repo)
+
+
+def test_materialize_leaves_the_processors_window_states_alone(repo: FeatureRepo) -> None:
+    check_materialize_leaves_owned_states(repo)
