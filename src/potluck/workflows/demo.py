@@ -140,6 +140,8 @@ def run_demo(
         # view with a TTL of hours would otherwise read as expired after a past --as-of.
         # With a demo stream: up to where the stream takes over (its replay reads there).
         end = max(as_of, datetime.now(UTC)) if stream is None else as_of - stream.hold_back
+        if stream is not None:  # a demo run again: its states are the demo's to rebuild
+            _release_stream(repo, stream.source)
         materialized = materialize(repo, end=end)
     replayed: dict[str, Any] | None = None
     if stream is not None:
@@ -196,6 +198,21 @@ def run_demo(
         **({"stream": replayed} if replayed is not None else {}),
         "timings_s": {**timings, "total": round(sum(timings.values()), 3)},
     }
+
+
+def _release_stream(repo: Any, source: str) -> None:
+    """Hand back window states an earlier run's processor owns (see
+    ``potluck.streams.offline.release``), or materialize would leave them as that run
+    left them, its replayed events already folded in."""
+    from potluck.streams import open_log
+    from potluck.streams.offline import release
+    from potluck.streams.processor import stream_plans
+
+    log = open_log(repo)
+    try:
+        release(log, repo.settings, repo.config, stream_plans(repo, [source])[0])
+    finally:
+        log.close()
 
 
 def _replay(
