@@ -136,7 +136,7 @@ def test_pushed_rows_serve_online_at_once_and_join_the_next_training_set(
     from potluck.offline.bindings import SourceBinding, connector_for_name
     from potluck.online.reads import online_features
     from potluck.profiles import source_bindings
-    from potluck.workflows.push import push_rows
+    from potluck.services.push import push_rows
 
     pushed_at = AS_OF + timedelta(hours=6)
     binding = SourceBinding(**source_bindings(profiles.services)["clinical_measurements"])
@@ -172,7 +172,7 @@ def test_pushed_rows_serve_online_at_once_and_join_the_next_training_set(
 
 def test_a_push_with_the_wrong_columns_or_source_writes_nothing(profiles: Profiles) -> None:
     from potluck.errors import NotFoundError, RequestError
-    from potluck.workflows.push import push_rows
+    from potluck.services.push import push_rows
 
     rows = pa.table({"patient_id": ["P00000003"], "bmi": [50.0]})
     with pytest.raises(RequestError, match=r"missing \['visit_date'"):

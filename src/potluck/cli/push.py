@@ -27,7 +27,7 @@ def push(
     from dataclasses import asdict
 
     from potluck.features.repo import FeatureRepo
-    from potluck.workflows.push import push_rows, read_rows
+    from potluck.services.push import push_rows, read_rows
 
     rows = read_rows(file)
     with console.status(f"pushing {rows.num_rows:,} rows to {source}"):

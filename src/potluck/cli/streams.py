@@ -28,8 +28,8 @@ def send(
 ) -> None:
     """Append a file's rows to the source's stream as events."""
     from potluck.features.repo import FeatureRepo
+    from potluck.services.push import read_rows
     from potluck.services.streams import send_table
-    from potluck.workflows.push import read_rows
 
     rows = read_rows(file)
     with console.status(f"sending {rows.num_rows:,} events to {source}"):

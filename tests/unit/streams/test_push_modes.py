@@ -12,9 +12,9 @@ from tests.unit.streams.helpers import now
 from potluck.errors import RequestError
 from potluck.features.repo import FeatureRepo
 from potluck.online.reads import online_features
+from potluck.services.push import push_rows
 from potluck.settings import Settings
 from potluck.workflows import data
-from potluck.workflows.push import push_rows
 
 DEPLOYMENT = str(Path(__file__).parents[3] / "benchmarks" / "deployments" / "stream_bench")
 TS = pa.timestamp("us", tz="UTC")

@@ -10,6 +10,7 @@ from potluck.api.deps import RepoDep, WriteScope
 from potluck.api.routes._responses import WRITE_ERRORS
 from potluck.schemas.streams import PushIn, PushOut, StreamEventsIn, StreamEventsOut
 from potluck.services import streams as service
+from potluck.services.push import push_records
 
 __all__ = ["router"]
 
@@ -33,13 +34,4 @@ def send_events(
 @router.post("/push/{source}", responses=WRITE_ERRORS)
 def push(body: PushIn, repo: RepoDep, _: WriteScope, source: str = Name) -> PushOut:
     """Push rows through a push source: online, offline or both (Feast's modes)."""
-    import pyarrow as pa
-
-    from potluck.errors import RequestError
-    from potluck.workflows.push import push_rows
-
-    try:
-        table = pa.Table.from_pylist(body.rows)
-    except (pa.ArrowException, TypeError) as exc:
-        raise RequestError(f"rows do not form a table: {exc}") from None
-    return PushOut.model_validate(asdict(push_rows(repo, source, table, to=body.to)))
+    return PushOut.model_validate(asdict(push_records(repo, source, body.rows, to=body.to)))

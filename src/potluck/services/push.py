@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -20,7 +20,7 @@ from potluck.errors import NotFoundError, PotluckError, RequestError, SourceErro
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
 
-__all__ = ["PUSH_MODES", "PushSummary", "push_rows", "read_rows"]
+__all__ = ["PUSH_MODES", "PushSummary", "push_records", "push_rows", "read_rows"]
 
 PUSH_MODES = ("online", "offline", "online_and_offline")
 
@@ -96,3 +96,14 @@ def push_rows(
     except Exception as exc:  # Feast's own errors (online store, conversions)
         raise SourceError(push_source, "push", f"{type(exc).__name__}: {exc}") from None
     return PushSummary(push_source=push_source, feature_views=views, rows=rows.num_rows, to=to)
+
+
+def push_records(
+    repo: FeatureRepo, push_source: str, records: list[dict[str, Any]], to: str
+) -> PushSummary:
+    """:func:`push_rows` of JSON records (``POST /push/{source}``)."""
+    try:
+        rows = pa.Table.from_pylist(records)
+    except (pa.ArrowException, TypeError) as exc:
+        raise RequestError(f"rows do not form a table: {exc}") from None
+    return push_rows(repo, push_source, rows, to=to)
