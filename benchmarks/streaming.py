@@ -115,7 +115,7 @@ def worker_feast(home: Path, port: int, db: int, seconds: float) -> None:
         entries = reply[0][1]
         last = entries[-1][0].decode()
         frame = pd.DataFrame([json.loads(f[b"data"]) for _, f in entries])
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
         store.push("txns_push", frame, to=PushMode.ONLINE)
         idle = time.monotonic()
 
