@@ -13,6 +13,8 @@ reach the source by its own ingestion.
 every windowed view over it. A key without a state gets an empty one anchored at the
 view's last materialization end (exact if the key truly had no events before). Events
 past a state's horizon are dropped by the state (they belong to the next anchor).
+Views whose states a stream processor owns (:mod:`potluck.online.window_states`) refuse
+the push (409): their events go through the stream.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from potluck.errors import NotFoundError, RequestError
+from potluck.errors import ConflictError, NotFoundError, RequestError
 
 if TYPE_CHECKING:
     from feast import FeatureView
@@ -114,6 +116,7 @@ def push_online(
     if rows.num_rows == 0:
         raise RequestError("no rows to push")
     _, views = _views_over(repo, push_source)
+    _refuse_owned(repo, views)
     at = now or datetime.now(UTC)
     total = 0
     for view in views:
@@ -122,6 +125,23 @@ def push_online(
             raise RequestError(f"rows for '{view.name}' have null '{ts}'")
         total += _fold(repo, view, _valid(rows, ts), at)
     return WindowPush(push_source, [v.name for v in views], rows.num_rows, total)
+
+
+def _refuse_owned(repo: FeatureRepo, views: list[FeatureView]) -> None:
+    """States a stream processor owns take events through its stream only: a push would
+    read and write them beside the processor's commits, and one of the two would lose
+    the other's events. Checked for every view before any is written."""
+    from potluck.online._windows import _store
+
+    store = _store(repo)
+    for view in views:
+        owner = store.owner(view.name)
+        if owner is not None:
+            raise ConflictError(
+                f"the window states of '{view.name}' are owned by the stream processor of "
+                f"source '{owner}': send these events to its stream "
+                f"(POST /streams/{owner}/events or `potluck stream send {owner}`)"
+            )
 
 
 def _timestamp_column(view: FeatureView) -> str:

@@ -218,3 +218,43 @@ def test_energy_service_through_potluck_api(repo: FeatureRepo) -> None:
     assert energy["values"][0] == same["predicted_energy"]
     assert columns["avg_energy_7d"]["values"][0] == same["avg_energy_7d"]
     assert refused.status_code == 422 and "current_hour" in refused.text
+
+
+def test_push_online_is_refused_while_a_stream_processor_owns_the_states(
+    repo: FeatureRepo,
+) -> None:
+    """A push reads and writes the states beside the processor's commits: one would lose
+    the other's events. Refused (409) for every view before any is written."""
+    from potluck.errors import ConflictError
+    from potluck.online._windows import _store
+    from potluck.streams import open_log
+
+    at = AS_OF + timedelta(hours=3)
+    user = "user-8"
+    before = online_features(repo, "wellness_dashboard_v1", [user], now=at)[0]
+    log = open_log(repo)
+    try:  # what a processor's re-anchor records (no state changed here)
+        log.install("activities", {"user_activity_features": 0}, {})
+    finally:
+        log.close()
+    rows = pa.table(
+        {
+            "user_id": [user],
+            "activity_time": pa.array([at - timedelta(minutes=5)], pa.timestamp("us", tz="UTC")),
+            "activity_type": ["yoga"],
+            "duration_minutes": [20.0],
+            "energy_level": [7],
+            "mood_level": [7],
+        }
+    )
+    try:
+        with pytest.raises(ConflictError) as refused:
+            push_online(repo, "user_activity_push", rows, now=at)
+        assert refused.value.status_code == 409
+        assert "stream processor of source 'activities'" in refused.value.message
+        assert "POST /streams/activities/events" in refused.value.message
+        after = online_features(repo, "wellness_dashboard_v1", [user], now=at)[0]
+        assert after["activity_count_24h"] == before["activity_count_24h"]
+    finally:
+        _store(repo).release(["user_activity_features"])
+    assert push_online(repo, "user_activity_push", rows, now=at).keys == 1  # released
