@@ -20,6 +20,7 @@ a stack trace.
     ├── PermissionDeniedError       403  the API key lacks the scope an action needs
     ├── NotFoundError               404  an unknown object (model, job, ...)
     ├── ConflictError               409  the name is taken / the state forbids the action
+    │   └── StatesOwnedError        409  window states a stream processor owns (``.owner``)
     ├── TooManyRequestsError        429  a rate limit or the job queue is full (Retry-After)
     └── ModelError                  422  training / prediction cannot proceed
 """
@@ -44,6 +45,7 @@ __all__ = [
     "ServerUnavailableError",
     "SourceError",
     "SourceSchemaError",
+    "StatesOwnedError",
     "TooManyRequestsError",
 ]
 
@@ -156,6 +158,20 @@ class NotFoundError(PotluckError):
 class ConflictError(PotluckError):
     status_code = 409
     code = "conflict"
+
+
+class StatesOwnedError(ConflictError):
+    """A view's window states belong to the stream processor of source ``owner``."""
+
+    code = "states_owned"
+
+    def __init__(self, view: str, owner: str) -> None:
+        super().__init__(
+            f"the window states of '{view}' are owned by the stream processor of source "
+            f"'{owner}': send these events to its stream (POST /streams/{owner}/events or "
+            f"`potluck stream send {owner}`), or stop it and run `potluck stream release {owner}`"
+        )
+        self.view, self.owner = view, owner
 
 
 class TooManyRequestsError(PotluckError):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from potluck.connectors import ReadRequest
+from potluck.errors import StatesOwnedError
 from potluck.online._source import TS
 from potluck.online.stores.base import layout_of
 from potluck.windows.declare import horizon_of, window_features_of
@@ -125,12 +126,10 @@ def materialize_windows(
     names = list(types)
     columns = {n: [key[i] for key in states] for i, n in enumerate(names)}
     encoded = _encoded(view, columns) if states else []
-    store = _store(repo)
-    progress.owner = store.owner(view.name)
-    if progress.owner is None:
-        written = store.write(view.name, dict(zip(encoded, states.values(), strict=True)))
-    else:
-        written = 0
+    try:
+        written = _store(repo).write(view.name, dict(zip(encoded, states.values(), strict=True)))
+    except StatesOwnedError as owned:
+        progress.owner, written = owned.owner, 0
     if writer is not None and states:
         at_anchor = _values_at(
             view, events, key_columns, source.timestamp_field, progress.end, states

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from potluck.errors import ConflictError, NotFoundError, RequestError
+from potluck.errors import NotFoundError, RequestError, StatesOwnedError
 
 if TYPE_CHECKING:
     from feast import FeatureView
@@ -130,18 +130,15 @@ def push_online(
 def _refuse_owned(repo: FeatureRepo, views: list[FeatureView]) -> None:
     """States a stream processor owns take events through its stream only: a push would
     read and write them beside the processor's commits, and one of the two would lose
-    the other's events. Checked for every view before any is written."""
+    the other's events. Checked for every view before any is written (and again by
+    each write, in its own transaction)."""
     from potluck.online._windows import _store
 
     store = _store(repo)
     for view in views:
         owner = store.owner(view.name)
         if owner is not None:
-            raise ConflictError(
-                f"the window states of '{view.name}' are owned by the stream processor of "
-                f"source '{owner}': send these events to its stream "
-                f"(POST /streams/{owner}/events or `potluck stream send {owner}`)"
-            )
+            raise StatesOwnedError(view.name, owner)
 
 
 def _timestamp_column(view: FeatureView) -> str:

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from potluck.errors import ConfigurationError, SourceError
+from potluck.errors import ConfigurationError, SourceError, StatesOwnedError
 
 if TYPE_CHECKING:
     from feast.repo_config import RepoConfig
@@ -66,29 +66,59 @@ class WindowStateStore:
         return f"potluck:win:{self.project}:{view}:".encode()
 
     def write(self, view: str, states: Mapping[bytes, bytes]) -> int:
-        """Upsert ``entity key -> state``; returns how many."""
+        """Upsert ``entity key -> state``; returns how many. Refused whole with
+        :class:`StatesOwnedError` when a stream processor owns the view's states: the
+        owner is checked in the write's own transaction (a processor's install between
+        a check and the write would otherwise be overwritten)."""
         if not states:
             return 0
         try:
             if self.kind == "sqlite":
-                rows = [(self.project, view, k, v) for k, v in states.items()]
-                with self._lock:
-                    self._conn.execute("BEGIN")
-                    self._conn.executemany(
-                        f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?)", rows
-                    )
-                    self._conn.execute("COMMIT")
+                self._write_sqlite(view, states)
             else:
-                prefix = self._prefix(view)
-                pipe = self._client.pipeline(transaction=False)
-                for key, state in states.items():
-                    pipe.set(prefix + key, state)
-                pipe.execute()
+                self._write_redis(view, states)
+        except StatesOwnedError:
+            raise
         except Exception as exc:  # the driver's error, named at the boundary
             raise SourceError(
                 view, f"{self.kind} online store", f"{type(exc).__name__}: {exc}"
             ) from None
         return len(states)
+
+    def _write_sqlite(self, view: str, states: Mapping[bytes, bytes]) -> None:
+        rows = [(self.project, view, k, v) for k, v in states.items()]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")  # the owner cannot change before COMMIT
+            try:
+                owner = self._conn.execute(
+                    f"SELECT owner FROM {_OWNERS} WHERE project = ? AND view = ?",
+                    (self.project, view),
+                ).fetchone()
+                if owner is not None:
+                    raise StatesOwnedError(view, str(owner[0]))
+                self._conn.executemany(f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _write_redis(self, view: str, states: Mapping[bytes, bytes]) -> None:
+        import redis
+
+        prefix, owned = self._prefix(view), owner_key(self.project, view)
+        while True:
+            with self._client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(owned)  # an install sets it in its own MULTI: this aborts
+                    owner = pipe.get(owned)
+                    if owner is not None:
+                        raise StatesOwnedError(view, bytes(owner).decode())
+                    pipe.multi()
+                    pipe.mset({prefix + k: s for k, s in states.items()})
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue  # look at the owner again
 
     def read(self, view: str, keys: Sequence[bytes]) -> list[bytes | None]:
         """The state of each key (None for a key without one), in order."""

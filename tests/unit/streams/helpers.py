@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
+from potluck.errors import StatesOwnedError
 from potluck.features.repo import FeatureRepo
 from potluck.settings import RedisSettings, Settings
 from potluck.workflows import data
@@ -170,6 +172,9 @@ def check_materialize_leaves_owned_states(repo: FeatureRepo) -> None:
     proc.log.close()
     store = open_state_store(repo.config)
     assert store.owner("card_windows") == "txns"
+    with pytest.raises(StatesOwnedError, match="stream processor of source 'txns'"):
+        store.write("card_windows", {b"a key": b"a state"})  # checked in its transaction
+    assert store.read("card_windows", [b"a key"]) == [None]  # nothing written
     at = now()
     streamed = online_features(repo, "card_v1", cards, now=at)
     assert offline_rows(repo).num_rows == before  # the events are in the outbox only
