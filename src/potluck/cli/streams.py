@@ -206,8 +206,8 @@ def release(
     json_out: JsonOut = None,
 ) -> None:
     """Hand the source's window states back to `potluck materialize` (stop its processor
-    first; the outbox is flushed to the offline table before). A processor started again
-    takes them back: it re-anchors at start."""
+    first; the outbox is flushed to the offline table before). A processor running or
+    started again takes them back: it re-anchors within seconds."""
     from potluck.features.repo import FeatureRepo
     from potluck.services.streams import release_states
 

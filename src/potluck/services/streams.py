@@ -155,8 +155,8 @@ def dead_letters(repo: FeatureRepo, source: str, count: int = 20) -> list[dict[s
 
 def release_states(repo: FeatureRepo, source: str) -> list[str]:
     """Hand the window states of ``source``'s views back to batch materialization (the
-    outbox flushed first); stop its processor before: it takes them back when it starts
-    or re-anchors."""
+    outbox flushed first); stop its processor before: a running one takes them back
+    within seconds (``processor.OWNER_CHECK_S``), as one does at start."""
     from potluck.streams.offline import release
     from potluck.streams.processor import stream_plans
 

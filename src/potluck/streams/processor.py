@@ -41,6 +41,9 @@ __all__ = ["Processor", "StreamOptions", "stream_plans"]
 _FROZEN = False  # gc.freeze() done (see Processor.start)
 
 
+OWNER_CHECK_S = 5.0  # how soon a running processor takes back states released under it
+
+
 @dataclass
 class StreamOptions:
     group: str = DEFAULT_GROUP
@@ -131,6 +134,7 @@ class Processor:
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._last_claim = 0.0
+        self._owner_checked: dict[str, float] = {}
         self._rate_window: list[tuple[float, int]] = []
 
     @staticmethod
@@ -142,8 +146,8 @@ class Processor:
         for plan in self.plans:
             self.log.join(plan.source, self.options.group, self.consumer)
             self.log.set_meta(plan.source, "offline_rows", None)  # recount once
-            # a release (or a batch install) since the last run: re-anchor, and own again
-            self._maybe_rebuild(plan, force=not states_owned(self.repo.config, plan))
+            # released since the last run: re-anchor, and own again (the first check)
+            self._maybe_rebuild(plan, force=False)
         # Everything loaded so far (Feast, the registry, Arrow) lives as long as the
         # process: out of the collector's reach, a full collection no longer walks it
         # every few batches (each batch allocates ~10 objects per event). Once per
@@ -193,6 +197,11 @@ class Processor:
         windowed = plan.windowed
         if not windowed:
             return
+        if time.monotonic() - self._owner_checked.get(plan.source, 0.0) > OWNER_CHECK_S:
+            # released while running (`potluck stream release`): re-anchor and own again,
+            # or a materialization could replace states this processor commits to
+            self._owner_checked[plan.source] = time.monotonic()
+            force = force or not states_owned(self.repo.config, plan)
         anchors = self.log.anchors(plan.source)
         now = self.options.clock() if self.options.clock else datetime.now(UTC)
         due = force or any(

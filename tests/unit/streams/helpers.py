@@ -195,4 +195,27 @@ def check_materialize_leaves_owned_states(repo: FeatureRepo) -> None:
     again.run(idle_exit_s=0.2)
     again.log.close()
     assert store.owner("card_windows") == "txns"  # re-anchored at start, owned again
+
+    # released under a running processor: it takes them back within OWNER_CHECK_S
+    import threading
+    import time
+
+    from potluck.streams.processor import OWNER_CHECK_S
+
+    running = Processor(repo, ["txns"], StreamOptions(block_ms=10))
+    thread = threading.Thread(target=running.run, kwargs={"idle_exit_s": 60}, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # started: owns them
+        assert release_states(repo, "txns") == ["card_windows"]
+        released_at = time.monotonic()
+        while store.owner("card_windows") is None and time.monotonic() - released_at < 30:
+            time.sleep(0.1)
+        assert store.owner("card_windows") == "txns"
+        assert time.monotonic() - released_at <= OWNER_CHECK_S + 5
+        assert running.progress.rebuilds >= 1  # owned at start: the release made it
+    finally:
+        running._stop.set()
+        thread.join(timeout=30)
+        running.log.close()
     store.close()
