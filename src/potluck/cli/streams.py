@@ -141,7 +141,8 @@ def status(
     source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None,
     json_out: JsonOut = None,
 ) -> None:
-    """Lag per consumer group, last committed entry, events/s, dead-lettered count."""
+    """Lag per consumer group, last committed entry, events/s, dead-lettered count, and
+    the window views whose states the source's processor owns."""
     from potluck.features.repo import FeatureRepo
     from potluck.services.streams import stream_status
 
@@ -159,6 +160,7 @@ def status(
         "dead",
         "late",
         "dupes",
+        "owns",
     ):
         table.add_column(column)
     for r in rows:
@@ -175,6 +177,7 @@ def status(
             str(r["dead"]),
             str(r["late"]),
             str(r["duplicates"]),
+            ", ".join(r["owns"]) or "-",
         )
     console.print(table)
     emit(rows, json_out)

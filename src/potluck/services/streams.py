@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
     from potluck.streams.log import EventLog
 
-__all__ = ["dead_letters", "send_events", "send_table", "stream_status"]
+__all__ = ["dead_letters", "release_states", "send_events", "send_table", "stream_status"]
 
 _LOGS: weakref.WeakKeyDictionary[Any, EventLog] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -143,9 +143,32 @@ def stream_status(repo: FeatureRepo, sources: Sequence[str] | None = None) -> li
     out = []
     for source in names:
         _check_source(repo, source)
+        owns = _owned_views(repo, source)
         for group in log.status(source):
-            out.append({"source": source, "length": log.length(source), **asdict(group)})
+            row = {"source": source, "length": log.length(source), **asdict(group)}
+            out.append({**row, "owns": owns})
     return out
+
+
+def _owned_views(repo: FeatureRepo, source: str) -> list[str]:
+    """The windowed views over ``source`` whose states its processor owns."""
+    from potluck.offline.pull import potluck_source
+    from potluck.online._windows import windowed_views
+    from potluck.online.stores import store_kind
+    from potluck.online.window_states import open_state_store
+
+    if store_kind(repo.config) is None:
+        return []
+    views = [
+        name
+        for name, view in windowed_views(repo, None).items()
+        if potluck_source(view).source == source
+    ]
+    store = open_state_store(repo.config)
+    try:
+        return sorted(v for v in views if store.owner(v) == source)
+    finally:
+        store.close()
 
 
 def dead_letters(repo: FeatureRepo, source: str, count: int = 20) -> list[dict[str, Any]]:

@@ -227,6 +227,9 @@ def test_cli_materialize_names_the_views_left_to_the_stream_and_release_hands_th
     assert runner.invoke(app, ["stream", "send", "txns", "--file", str(file)]).exit_code == 0
     result = runner.invoke(app, ["stream", "run", "--idle-exit", "0.3"])
     assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["stream", "status", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [g["owns"] for g in json.loads(out.read_text())] == [["card_windows"]]
     result = runner.invoke(app, ["materialize", "--json-out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["left_to_stream"] == {"card_windows": "txns"}
@@ -237,6 +240,8 @@ def test_cli_materialize_names_the_views_left_to_the_stream_and_release_hands_th
     result = runner.invoke(app, ["materialize", "--json-out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["left_to_stream"] == {}
+    result = runner.invoke(app, ["stream", "status", "--json-out", str(out)])
+    assert [g["owns"] for g in json.loads(out.read_text())] == [[]]
     bad = subprocess.run(  # potluck's entry point: a hostile name is one clear line
         [sys.executable, "-m", "potluck.cli", "stream", "release", "../etc"],
         capture_output=True,
