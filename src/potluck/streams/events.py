@@ -148,7 +148,10 @@ def refused_row(dead: DeadLetter) -> bytes:
 
 
 def _refused(entry: Entry) -> DeadLetter:
-    reason, detail, data = entry.data[len(_REFUSED) :].split(b"\x00", 2)
+    parts = entry.data[len(_REFUSED) :].split(b"\x00", 2)
+    if len(parts) != 3:  # a producer wrote the marker itself: malformed, as any non-JSON
+        return DeadLetter(entry.id, "malformed", "not JSON", entry.data[:1024])
+    reason, detail, data = (p[:n] for p, n in zip(parts, (64, 2000, 1024), strict=True))
     return DeadLetter(
         entry.id, reason.decode(errors="replace"), detail.decode(errors="replace"), data
     )

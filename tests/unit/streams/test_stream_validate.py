@@ -184,3 +184,34 @@ def test_spark_rows_of_a_refused_entry_give_the_in_process_dead_letter() -> None
     ]
     assert [d.reason for d in spark.dead] == ["oversized", "malformed", "malformed"]
     assert spark.ids == local.ids == ["7-0/0"] and spark.event_ids == ["a"]
+
+
+def test_an_event_that_mimics_the_refused_marker_is_a_dead_letter_not_a_crash() -> None:
+    from potluck.streams import events
+
+    forged = [
+        events._REFUSED + b"no separators",
+        events._REFUSED,
+        events._REFUSED + b"schema\x00forged detail\x00" + _row(1),
+    ]
+    checked = validate(
+        [Entry(f"{i}-0", data) for i, data in enumerate(forged)] + [Entry("9-0", _row(9))],
+        SCHEMA,
+        REQUIRED,
+    )
+    assert [(d.id, d.reason) for d in checked.dead] == [
+        ("0-0", "malformed"),
+        ("1-0", "malformed"),
+        ("2-0", "schema"),  # well-formed: dead-lettered under the reason it names
+    ]
+    assert checked.ids == ["9-0"]  # the good event after them is kept
+
+
+def test_a_forged_marker_cannot_make_a_huge_dead_letter() -> None:
+    from potluck.streams import events
+
+    huge = events._REFUSED + b"r" * 100_000 + b"\x00" + b"d" * 100_000 + b"\x00" + b"x" * 100_000
+    (dead,) = validate([Entry("1-0", huge)], SCHEMA, REQUIRED).dead
+    fields = dead.to_fields()
+    assert len(fields[b"reason"]) <= 64 and len(fields[b"detail"]) <= 2000
+    assert len(fields[b"data"]) <= 1024
