@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from potluck.cli._app import JsonOut, app, console, emit, kv_table, load_settings
+from potluck.cli._app import JsonOut, app, console, emit, kv_table, load_settings, new_progress
 
 __all__: list[str] = []
 
@@ -26,14 +26,20 @@ def send(
     ] = None,
     json_out: JsonOut = None,
 ) -> None:
-    """Append a file's rows to the source's stream as events."""
+    """Append a file's rows to the source's stream as events. Every row is checked
+    first (a bad row appends none); the file is read in batches, never held whole."""
     from potluck.features.repo import FeatureRepo
-    from potluck.services.push import read_rows
-    from potluck.services.streams import send_table
+    from potluck.services.stream_files import send_file
 
-    rows = read_rows(file)
-    with console.status(f"sending {rows.num_rows:,} events to {source}"):
-        sent = send_table(FeatureRepo(load_settings()), source, rows, id_column)
+    with new_progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def step(phase: str, done: int, total: int | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(f"{phase} events", total=total)
+            progress.update(tasks[phase], completed=done, total=total)
+
+        sent = send_file(FeatureRepo(load_settings()), source, file, id_column, step)
     result = {"source": source, "sent": sent}
     console.print(kv_table("sent", result))
     emit(result, json_out)

@@ -16,7 +16,17 @@ if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
     from potluck.streams.log import EventLog
 
-__all__ = ["dead_letters", "release_states", "send_events", "send_table", "stream_status"]
+__all__ = [
+    "check_columns",
+    "check_source",
+    "dead_letters",
+    "event_log",
+    "payload",
+    "release_states",
+    "send_events",
+    "send_table",
+    "stream_status",
+]
 
 _LOGS: weakref.WeakKeyDictionary[Any, EventLog] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -25,7 +35,8 @@ MAX_EVENT_ID_CHARS = 256  # a producer id becomes a dedup key in the log: bounde
 EVENTS_PER_ENTRY = 1_000  # a batched entry (``potluck stream send``): ~150 KB of JSON
 
 
-def _log(repo: FeatureRepo) -> EventLog:
+def event_log(repo: FeatureRepo) -> EventLog:
+    """The repo's event log, opened once (the API's requests share it)."""
     from potluck.streams import open_log
 
     with _LOCK:
@@ -35,7 +46,7 @@ def _log(repo: FeatureRepo) -> EventLog:
         return log
 
 
-def _check_source(repo: FeatureRepo, source: str) -> None:
+def check_source(repo: FeatureRepo, source: str) -> None:
     from potluck.deployment import active_deployment
 
     sources = active_deployment(repo.settings).sources
@@ -53,13 +64,13 @@ def send_events(
     Schema checks happen in the processor (bad events are dead-lettered there); what the
     processor could never accept -- an event over its size limit, an empty or oversized
     producer id -- is refused here, and then nothing of the call is appended."""
-    _check_source(repo, source)
+    check_source(repo, source)
     if len(events) > MAX_EVENTS_PER_CALL:
         raise RequestError(f"at most {MAX_EVENTS_PER_CALL} events per call, got {len(events)}")
-    return _log(repo).append(source, _payload(events, event_ids))
+    return event_log(repo).append(source, payload(events, event_ids))
 
 
-def _payload(
+def payload(
     events: Sequence[Mapping[str, Any]], event_ids: Sequence[str | None] | None, first: int = 0
 ) -> list[tuple[bytes, str | None]]:
     """Events encoded for the log, each checked against the limits (``first``: the
@@ -75,6 +86,9 @@ def _payload(
     for n, event_id in enumerate(ids, first):
         if event_id is not None and not 0 < len(event_id) <= MAX_EVENT_ID_CHARS:
             raise RequestError(f"event id {n} must have 1 to {MAX_EVENT_ID_CHARS} characters")
+        if event_id is not None and not event_id.isprintable():
+            # a batched entry keeps its ids one per line: a newline would shift them all
+            raise RequestError(f"event id {n} holds a control character (newline, tab, ...)")
     try:
         payload = [(encode_event(e), i) for e, i in zip(events, ids, strict=True)]
     except TypeError as exc:
@@ -85,7 +99,7 @@ def _payload(
     return payload
 
 
-def _check_columns(repo: FeatureRepo, source: str, columns: Sequence[str]) -> None:
+def check_columns(repo: FeatureRepo, source: str, columns: Sequence[str]) -> None:
     """A file whose columns cannot fit the source would dead-letter every row: refused
     whole instead, naming what is missing and what is not the source's."""
     from potluck.deployment import active_deployment
@@ -112,37 +126,22 @@ def _check_columns(repo: FeatureRepo, source: str, columns: Sequence[str]) -> No
 
 
 def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str | None) -> int:
-    """Append a file's rows as events, in chunks; ``id_column`` holds producer ids. Every
-    row is checked before the first chunk is appended: a bad row appends nothing."""
-    _check_source(repo, source)
-    columns = [c for c in table.column_names if c != id_column]
-    if id_column is not None and id_column not in table.column_names:
-        raise RequestError(f"no column '{id_column}' in the file (columns: {', '.join(columns)})")
-    _check_columns(repo, source, columns)
-    chunks = []
-    for lo in range(0, table.num_rows, MAX_EVENTS_PER_CALL):
-        part = table.slice(lo, MAX_EVENTS_PER_CALL)
-        ids = None
-        if id_column is not None:
-            ids = [None if v is None else str(v) for v in part[id_column].to_pylist()]
-            part = part.drop_columns([id_column])
-        chunks.append(_payload(part.to_pylist(), ids, first=lo))
-    from potluck.streams.events import entry_batches
+    """Append a table's rows as events (see :func:`potluck.services.stream_files.send_file`
+    for files): every row is checked before the first entry is appended."""
+    from potluck.services.stream_files import READ_ROWS, send_batches
 
-    log = _log(repo)
-    for payload in chunks:  # batched entries (see potluck.streams.events)
-        log.append_batched(source, entry_batches(payload, EVENTS_PER_ENTRY))
-    return sum(len(p) for p in chunks)
+    batches = table.to_batches(max_chunksize=READ_ROWS)
+    return send_batches(repo, source, table.column_names, batches, id_column, table.num_rows)
 
 
 def stream_status(repo: FeatureRepo, sources: Sequence[str] | None = None) -> list[dict[str, Any]]:
     from potluck.deployment import active_deployment
 
     names = list(sources) if sources else list(active_deployment(repo.settings).sources)
-    log = _log(repo)
+    log = event_log(repo)
     out = []
     for source in names:
-        _check_source(repo, source)
+        check_source(repo, source)
         owns = _owned_views(repo, source)
         for group in log.status(source):
             row = {"source": source, "length": log.length(source), **asdict(group)}
@@ -172,8 +171,8 @@ def _owned_views(repo: FeatureRepo, source: str) -> list[str]:
 
 
 def dead_letters(repo: FeatureRepo, source: str, count: int = 20) -> list[dict[str, Any]]:
-    _check_source(repo, source)
-    return _log(repo).dead_letters(source, count)
+    check_source(repo, source)
+    return event_log(repo).dead_letters(source, count)
 
 
 def release_states(repo: FeatureRepo, source: str) -> list[str]:
@@ -183,6 +182,6 @@ def release_states(repo: FeatureRepo, source: str) -> list[str]:
     from potluck.streams.offline import release
     from potluck.streams.processor import stream_plans
 
-    _check_source(repo, source)
+    check_source(repo, source)
     (plan,) = stream_plans(repo, [source])
-    return release(_log(repo), repo.settings, repo.config, plan)
+    return release(event_log(repo), repo.settings, repo.config, plan)

@@ -251,3 +251,61 @@ def test_cli_materialize_names_the_views_left_to_the_stream_and_release_hands_th
     output = bad.stdout + bad.stderr
     assert bad.returncode != 0 and "unknown source '../etc'" in output, output
     assert "Traceback" not in output
+
+
+def test_send_file_reads_in_batches_and_a_bad_row_deep_in_the_file_appends_nothing(
+    repo: FeatureRepo, tmp_path: Path
+) -> None:
+    """The file is read batch by batch (Arrow's streaming CSV reader: 1 MiB blocks) and
+    spooled; a row that breaks the CSV or the limits after the first blocks still
+    appends nothing, and a good file arrives whole, in order, with its ids."""
+    from potluck.services.stream_files import send_file
+    from potluck.streams import open_log
+
+    rows = events(25_000, seed=14)
+    names = list(rows[0])
+    lines = ["id," + ",".join(names)]
+    lines += [f"e{i}," + ",".join(str(r[c]) for c in names) for i, r in enumerate(rows)]
+    assert len("\n".join(lines)) > 1024 * 1024  # more than one block of the reader
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join([*lines, "e-last,only,three"]) + "\n")
+    with pytest.raises(RequestError, match="cannot read rows from"):
+        send_file(repo, "txns", broken, "id")
+    assert_log_empty(repo)
+    oversized = tmp_path / "oversized.csv"
+    last = lines[-1].replace(",US,", f",{'x' * 70_000},").replace(",FR,", f",{'x' * 70_000},")
+    last = last.replace(",DE,", f",{'x' * 70_000},")
+    oversized.write_text("\n".join([*lines, last.replace("e24999", "e-big")]) + "\n")
+    with pytest.raises(RequestError, match="event 25000 is 70"):
+        send_file(repo, "txns", oversized, "id")
+    assert_log_empty(repo)
+
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(lines) + "\n")
+    seen: list[tuple[str, int, int | None]] = []
+    assert send_file(repo, "txns", good, "id", lambda *a: seen.append(a)) == 25_000
+    assert seen[-1] == ("sent", 25_000, 25_000)
+    assert [n for phase, n, _ in seen if phase == "checked"] == sorted(
+        n for phase, n, _ in seen if phase == "checked"
+    )
+    log = open_log(repo)
+    try:
+        log.join("txns", "probe", "probe")
+        got = log.read("txns", "probe", "probe", 30_000, 0, own=False)
+    finally:
+        log.close()
+    assert len(got) == 25_000  # the local log keeps one entry per event
+    assert [e.event_id for e in got] == [f"e{i}" for i in range(25_000)]
+    assert json.loads(got[123].data)["card_id"] == rows[123]["card_id"]
+
+
+def test_send_refuses_an_event_id_with_a_newline(repo: FeatureRepo, tmp_path: Path) -> None:
+    """A batched entry keeps its ids one per line: an id holding a newline would shift
+    every id after it (and dead-letter the whole entry). Refused, nothing appended."""
+    from potluck.services.streams import send_table
+
+    rows = events(3, seed=15)
+    table = pa.Table.from_pylist([{**r, "id": f"a\nb{i}"} for i, r in enumerate(rows)])
+    with pytest.raises(RequestError, match="event id 0 holds a control character"):
+        send_table(repo, "txns", table, "id")
+    assert_log_empty(repo)
