@@ -220,7 +220,7 @@ def test_redis_restarted_with_aof_during_processing_catches_up(tmp_path: Path) -
 def test_stream_send_writes_batched_entries_each_event_applied_once(repo: FeatureRepo) -> None:
     import pyarrow as pa
 
-    from potluck.services.streams import send_table
+    from potluck.services.stream_files import send_table
 
     rows = [{**e, "id": f"tx-{i}"} for i, e in enumerate(events(2500, seed=5))]
     before = offline_rows(repo).num_rows
@@ -295,3 +295,32 @@ def test_entries_delivered_by_a_read_whose_reply_was_lost_are_processed(
 
 def test_materialize_leaves_the_processors_window_states_alone(repo: FeatureRepo) -> None:
     check_materialize_leaves_owned_states(repo)
+
+
+def test_raw_entries_with_odd_bytes_are_dead_letters_and_the_rest_is_applied(
+    repo: FeatureRepo, redis_server: Server
+) -> None:
+    """Any Redis client can XADD: an event_id (or event_ids) that is not UTF-8 crashed
+    every read (found by review); now such an event is a dead letter."""
+    import redis as redis_py
+
+    client = redis_py.Redis(port=redis_server.port, db=3)
+    stream = f"potluck:stream:{repo.config.project}:txns"
+    good = events(4, seed=23)
+    client.xadd(stream, {"data": encode_event(good[0])})
+    client.xadd(stream, {"data": encode_event(good[1]), "event_id": b"\xff\xfe"})
+    client.xadd(
+        stream,
+        {"events": encode_event(good[2]) + b"\n" + encode_event(good[3]), "event_ids": b"a\n\xff"},
+    )
+    client.xadd(stream, {"data": encode_event(events(1, seed=24)[0]), "event_id": ""})
+    proc = Processor(repo, ["txns"], StreamOptions(block_ms=10))
+    progress = proc.run(idle_exit_s=0.5)
+    proc.log.close()
+    assert progress.applied == 3 and progress.dead == 2, progress
+    log = open_log(repo)
+    (group,) = log.status("txns")
+    assert group.pending == 0 and group.lag == 0
+    reasons = sorted(d["reason"] for d in log.dead_letters("txns", 10))
+    log.close()
+    assert reasons == ["malformed", "malformed"]

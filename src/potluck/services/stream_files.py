@@ -26,7 +26,7 @@ from potluck.errors import RequestError
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
 
-__all__ = ["read_batches", "send_batches", "send_file"]
+__all__ = ["read_batches", "send_batches", "send_file", "send_table"]
 
 READ_ROWS = 10_000  # rows per read batch (Parquet), and per encoded chunk
 APPEND_ENTRIES = 20  # batched entries per append call (one pipeline round trip)
@@ -82,6 +82,13 @@ def send_file(
     check_source(repo, source)  # before reading a byte of the file
     columns, batches, total = read_batches(path)
     return send_batches(repo, source, columns, batches, id_column, total, on_progress)
+
+
+def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str | None) -> int:
+    """Append a table's rows as events: every row is checked before the first entry is
+    appended."""
+    batches = table.to_batches(max_chunksize=READ_ROWS)
+    return send_batches(repo, source, table.column_names, batches, id_column, table.num_rows)
 
 
 def send_batches(

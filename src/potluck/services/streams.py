@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 from potluck.errors import NotFoundError, RequestError
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from potluck.features.repo import FeatureRepo
     from potluck.streams.log import EventLog
 
@@ -24,14 +22,12 @@ __all__ = [
     "payload",
     "release_states",
     "send_events",
-    "send_table",
     "stream_status",
 ]
 
 _LOGS: weakref.WeakKeyDictionary[Any, EventLog] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 MAX_EVENTS_PER_CALL = 10_000
-MAX_EVENT_ID_CHARS = 256  # a producer id becomes a dedup key in the log: bounded
 EVENTS_PER_ENTRY = 1_000  # a batched entry (``potluck stream send``): ~150 KB of JSON
 
 
@@ -76,7 +72,7 @@ def payload(
     """Events encoded for the log, each checked against the limits (``first``: the
     number of the first event in messages)."""
     from potluck.streams import encode_event
-    from potluck.streams.events import MAX_EVENT_BYTES
+    from potluck.streams.events import MAX_EVENT_BYTES, MAX_EVENT_ID_CHARS
 
     if not events:
         raise RequestError("no events to send")
@@ -123,15 +119,6 @@ def check_columns(repo: FeatureRepo, source: str, columns: Sequence[str]) -> Non
     raise RequestError(
         f"the file's columns do not fit source '{source}': {'; '.join(problems)}{hint}"
     )
-
-
-def send_table(repo: FeatureRepo, source: str, table: pa.Table, id_column: str | None) -> int:
-    """Append a table's rows as events (see :func:`potluck.services.stream_files.send_file`
-    for files): every row is checked before the first entry is appended."""
-    from potluck.services.stream_files import READ_ROWS, send_batches
-
-    batches = table.to_batches(max_chunksize=READ_ROWS)
-    return send_batches(repo, source, table.column_names, batches, id_column, table.num_rows)
 
 
 def stream_status(repo: FeatureRepo, sources: Sequence[str] | None = None) -> list[dict[str, Any]]:

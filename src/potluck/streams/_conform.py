@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from potluck.ingest.conform import conform
+from potluck.ingest.conform import ConformError, conform
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["conform_table"]
 
@@ -26,4 +29,24 @@ def conform_table(table: pa.Table, schema: pa.Schema, required: Sequence[str]) -
         ):
             with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 table = table.set_column(i, name, table[name].cast(pa.timestamp("us", tz="UTC")))
-    return conform(table, schema, required=required)
+    out = conform(table, schema, required=required)
+    _check_times(out)
+    return out
+
+
+# What a Python datetime can hold: Arrow's cast takes "0000-01-01" (or year 99999), and
+# such a time would break every later step that makes a datetime of it (dead letters,
+# the offline append, reads).
+_MIN_US = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_MAX_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _check_times(table: pa.Table) -> None:
+    import pyarrow.compute as pc
+
+    for field in table.schema:
+        if pa.types.is_timestamp(field.type) and table.num_rows:
+            column = pc.cast(table[field.name], pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            low, high = pc.min(column).as_py(), pc.max(column).as_py()
+            if low is not None and (low < _MIN_US or high > _MAX_US):
+                raise ConformError([f"'{field.name}' is outside the years 1 to 9999"])

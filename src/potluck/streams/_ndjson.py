@@ -79,5 +79,5 @@ def read_batch(
         return None
     try:
         return conform_table(table, schema, required)  # type: ignore[no-any-return]
-    except (ConformError, pa.ArrowException, TypeError, ValueError):
-        return None
+    except (ConformError, pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None  # the per-event path names the culprit

@@ -179,15 +179,27 @@ def compute(
     keys: Mapping[str, list[bytes]],
     snapshot: Snapshot,
     lateness: timedelta,
+    latest_allowed: datetime | None = None,
 ) -> Writes:
-    """The writes of one batch of validated ``rows`` (see the module doc)."""
+    """The writes of one batch of validated ``rows`` (see the module doc). Events after
+    ``latest_allowed`` (the processor's clock plus its tolerance) are dead-lettered as
+    ``future``: one mistyped year would otherwise become the watermark, and every later
+    event would be late."""
 
     out = Writes()
     times = micros_of(rows[plan.timestamp])
     keep = np.ones(rows.num_rows, dtype=bool)
+    if latest_allowed is not None:
+        limit = (latest_allowed - _EPOCH) // timedelta(microseconds=1)
+        future = times > limit
+        if future.any():
+            detail = f"after {latest_allowed} (the processor's clock and its tolerance)"
+            for j in np.flatnonzero(future):
+                out.dead.append(DeadLetter(ids[int(j)], "future", detail, _row_json(rows, int(j))))
+            keep &= ~future
     seen = set(snapshot.seen)
     for i, eid in enumerate(event_ids):
-        if eid is None:
+        if eid is None or not keep[i]:
             continue
         if eid in seen:
             keep[i] = False
@@ -308,4 +320,7 @@ def _fold_states(
 def _row_json(rows: pa.Table, i: int) -> bytes:
     from potluck.streams.events import encode_event
 
-    return encode_event(rows.slice(i, 1).to_pylist()[0])
+    try:
+        return encode_event(rows.slice(i, 1).to_pylist()[0])
+    except (ValueError, OverflowError, TypeError):  # a value no Python object can hold
+        return rows.slice(i, 1).to_string()[:1024].encode(errors="replace")  # Arrow's own text

@@ -50,16 +50,19 @@ __all__ = [
     "MAX_ENTRY_BYTES",
     "MAX_ENTRY_EVENTS",
     "MAX_EVENT_BYTES",
+    "MAX_EVENT_ID_CHARS",
     "DeadLetter",
     "Entry",
     "Validated",
     "encode_event",
     "entry_batches",
+    "producer_id",
     "refused_row",
     "validate",
 ]
 
 MAX_EVENT_BYTES = 64 * 1024
+MAX_EVENT_ID_CHARS = 256  # a producer id becomes a dedup key: bounded
 MAX_ENTRY_EVENTS = 10_000
 MAX_ENTRY_BYTES = 8 * 1024 * 1024  # the API's body limit
 # A row standing for an entry refused whole (Spark's source yields rows, not dead
@@ -124,6 +127,19 @@ def encode_batch(events: Sequence[bytes], event_ids: Sequence[str | None]) -> di
     return fields
 
 
+def producer_id(raw: bytes | str | None) -> str | None:
+    """A producer's ``event_id`` (or ``event_ids``) field as text; empty is none. Bytes
+    that are not UTF-8 stay recognisable (surrogate escapes), so the event is
+    dead-lettered as malformed instead of failing the read."""
+    if isinstance(raw, bytes):
+        raw = raw.decode(errors="surrogateescape")
+    return raw or None
+
+
+def _id_fits(event_id: str | None) -> bool:
+    return event_id is None or (len(event_id) <= MAX_EVENT_ID_CHARS and event_id.isprintable())
+
+
 def entry_batches(
     payload: Sequence[tuple[bytes, str | None]], events_per_entry: int
 ) -> list[tuple[list[bytes], list[str | None]]]:
@@ -181,6 +197,9 @@ def _expand(entry: Entry, events: list[Entry], dead: list[DeadLetter]) -> None:
             return
         ids = [e or None for e in given]
     for i, (line, eid) in enumerate(zip(lines, ids, strict=True)):
+        if line.startswith(_REFUSED):  # not JSON: as any malformed line (both engines)
+            dead.append(DeadLetter(f"{entry.id}/{i}", "malformed", "not JSON", line[:1024]))
+            continue
         events.append(Entry(f"{entry.id}/{i}", line, eid))
 
 
@@ -206,12 +225,18 @@ def validate(
             dead.append(_refused(entry))
         else:
             events.append(entry)
-    fit = [e for e in events if len(e.data) <= max_bytes]
+    fit = [e for e in events if len(e.data) <= max_bytes and _id_fits(e.event_id)]
     if len(fit) < len(events):
         for entry in events:
             if len(entry.data) > max_bytes:
                 detail = f"{len(entry.data)} bytes > {max_bytes}"
                 dead.append(DeadLetter(entry.id, "oversized", detail, entry.data[:1024]))
+            elif not _id_fits(entry.event_id):
+                # any Redis client may write ids: each becomes a dedup key, so bounded
+                detail = (
+                    f"event_id of {len(entry.event_id or '')} characters or with control characters"
+                )
+                dead.append(DeadLetter(entry.id, "malformed", detail, entry.data[:1024]))
     fast = read_batch([e.data for e in fit], schema, required)
     if fast is not None:
         return Validated(fast, [e.id for e in fit], [e.event_id for e in fit], dead)
@@ -219,8 +244,9 @@ def validate(
     for entry in fit:
         try:
             value = json.loads(entry.data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            dead.append(DeadLetter(entry.id, "malformed", f"not JSON: {exc}", entry.data))
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+            detail = f"not JSON: {type(exc).__name__}: {str(exc)[:200]}"
+            dead.append(DeadLetter(entry.id, "malformed", detail, entry.data))
             continue
         if not isinstance(value, dict):
             detail = f"a JSON {type(value).__name__}, not an object"
@@ -230,17 +256,17 @@ def validate(
     good: list[tuple[Entry, pa.Table]] = []
     try:
         table = _conform([v for _, v in parsed], schema, required) if parsed else None
-    except (ConformError, pa.ArrowException, TypeError, ValueError):
+    except Exception:  # whatever it is, found below event by event
         table = None
         for entry, value in parsed:  # find the bad ones, one by one
             try:
                 good.append((entry, _conform([value], schema, required)))
             except ConformError as exc:
                 dead.append(DeadLetter(entry.id, "schema", str(exc), entry.data))
-            except (pa.ArrowException, TypeError, ValueError) as exc:
-                dead.append(
-                    DeadLetter(entry.id, "schema", f"{type(exc).__name__}: {exc}", entry.data)
-                )
+            except Exception as exc:  # a bad event never stops the processor (Arrow's
+                # errors, or Python's: an integer beyond int64 is an OverflowError)
+                detail = f"{type(exc).__name__}: {str(exc)[:500]}"
+                dead.append(DeadLetter(entry.id, "schema", detail, entry.data))
     if table is not None:
         kept = [e for e, _ in parsed]
     else:

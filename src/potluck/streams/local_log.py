@@ -26,7 +26,7 @@ from feast.repo_config import RepoConfig
 
 from potluck.online.window_states import OWNERS_DDL
 from potluck.streams.apply import Snapshot, Writes
-from potluck.streams.events import Entry
+from potluck.streams.events import Entry, producer_id
 from potluck.streams.local_status import LocalInspection
 from potluck.streams.log import (
     Compute,
@@ -131,12 +131,17 @@ class LocalLog(LocalInspection, EventLog):
         found = {
             row[0]: row
             for row in c.execute(
-                f"SELECT id, data, event_id FROM potluck_stream_log WHERE id IN ({_marks(len(ids))})",
+                # as bytes whatever was stored: a row written by hand may hold TEXT, or
+                # text that is not UTF-8 (which sqlite3 would fail to decode)
+                "SELECT id, CAST(data AS BLOB), CAST(event_id AS BLOB) FROM potluck_stream_log "
+                f"WHERE id IN ({_marks(len(ids))})",
                 list(ids),
             )
         }
         return [
-            Entry(str(i), found[i][1], found[i][2]) if i in found else Entry(str(i), b"")
+            Entry(str(i), found[i][1] or b"", producer_id(found[i][2]))
+            if i in found
+            else Entry(str(i), b"")
             for i in ids
         ]
 

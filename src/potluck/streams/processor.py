@@ -55,6 +55,9 @@ class StreamOptions:
     block_ms: int = 100
     claim_idle_ms: int = 30_000
     lateness: timedelta = timedelta(hours=1)
+    # events further ahead of the clock are dead-lettered (`future`): a mistyped year
+    # would otherwise become the watermark and make every later event late
+    max_ahead: timedelta = timedelta(days=1)
     flush_every_s: float = 2.0
     max_bytes: int = MAX_EVENT_BYTES
     offline: bool = True
@@ -292,8 +295,13 @@ class Processor:
             event_ids=list(dict.fromkeys(e for e in checked.event_ids if e is not None)),
         )
 
+        now = o.clock() if o.clock else datetime.now(UTC)
+
         def work(snapshot: Any) -> Writes:
-            writes = compute(plan, rows, checked.ids, checked.event_ids, keys, snapshot, o.lateness)
+            writes = compute(
+                plan, rows, checked.ids, checked.event_ids, keys, snapshot, o.lateness,
+                now + o.max_ahead,
+            )  # fmt: skip
             writes.dead = [*dead, *writes.dead]
             return writes
 

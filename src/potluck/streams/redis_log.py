@@ -36,7 +36,7 @@ from feast.repo_config import RepoConfig
 from potluck.online.window_states import owner_key
 from potluck.streams._redis_commit import LEASE_MS, commit_once
 from potluck.streams.apply import Writes
-from potluck.streams.events import Entry, encode_batch
+from potluck.streams.events import Entry, encode_batch, producer_id
 from potluck.streams.log import Compute, EventLog, Locked, Reads, from_ipc
 from potluck.streams.redis_status import RedisInspection, _s
 
@@ -62,7 +62,7 @@ def _entries(raw: Any) -> list[Entry]:
             fields = dict(zip(fields[::2], fields[1::2], strict=True))
         fields = fields or {}
         eid = fields.get(b"event_ids" if b"events" in fields else b"event_id")
-        eid = _s(eid) if eid else None
+        eid = producer_id(eid)
         if b"events" in fields:
             out.append(Entry(_s(entry_id), fields[b"events"], eid, batched=True))
         else:

@@ -31,6 +31,7 @@ __all__ = ["SinkConfig", "fold_batch", "redis_stream_source", "run_query"]
 
 SCHEMA = "id string, data binary, event_id string"
 _MAX_SEQ = "18446744073709551615"
+MAX_AHEAD_S = 86_400.0  # events further ahead of the clock: `future` (StreamOptions.max_ahead)
 
 
 def _ms(entry_id: str) -> int:
@@ -74,6 +75,8 @@ def _source_classes() -> tuple[type, type, type]:
             return [RangePartition(x, y) for x, y in itertools.pairwise(bounds)]
 
         def read(self, partition: Any) -> Iterator[tuple[Any, ...]]:
+            from potluck.streams.events import producer_id
+
             client, stream = self._client(), self.options["stream"]
             lo = partition.lo
             while True:
@@ -82,11 +85,10 @@ def _source_classes() -> tuple[type, type, type]:
                     if b"events" in fields:  # a batched entry: one row per event
                         yield from _event_rows(entry_id.decode(), fields)
                         continue
-                    eid = fields.get(b"event_id")
                     yield (
                         entry_id.decode(),
                         fields.get(b"data", b""),
-                        None if eid is None else eid.decode(),
+                        producer_id(fields.get(b"event_id")),
                     )
                 if len(rows) < 5000:
                     return
@@ -127,7 +129,7 @@ class SinkConfig:
 
 def _fold_partition(plan_blob: bytes, config: SinkConfig, batch_id: int) -> Any:
     def fold(batches: Iterator[Any]) -> Iterator[Any]:
-        from datetime import timedelta
+        from datetime import UTC, datetime, timedelta
 
         import pyarrow as pa
         from pyspark import TaskContext
@@ -164,6 +166,7 @@ def _fold_partition(plan_blob: bytes, config: SinkConfig, batch_id: int) -> Any:
                     keys,
                     snapshot,
                     timedelta(seconds=config.lateness_s),
+                    datetime.now(UTC) + timedelta(seconds=MAX_AHEAD_S),
                 )
                 writes.dead = [*checked.dead, *writes.dead]
                 return writes
@@ -300,15 +303,14 @@ def _event_rows(entry_id: str, fields: dict[bytes, bytes]) -> Iterator[tuple[Any
     """The rows of a batched entry's events, ids ``{entry}/{line}`` (as the in-process
     path names them); an entry refused whole (a wrong number of ``event_ids``, too big)
     stays one row that validation turns into the in-process path's dead letter."""
-    from potluck.streams.events import DeadLetter, Entry, _expand, refused_row
+    from potluck.streams.events import DeadLetter, Entry, _expand, producer_id, refused_row
 
-    raw = fields.get(b"event_ids")
-    entry = Entry(entry_id, fields[b"events"], None if raw is None else raw.decode(), True)
+    entry = Entry(entry_id, fields[b"events"], producer_id(fields.get(b"event_ids")), True)
     events: list[Entry] = []
     dead: list[DeadLetter] = []
     _expand(entry, events, dead)
     for refused in dead:
-        yield (entry_id, refused_row(refused), None)
+        yield (refused.id, refused_row(refused), None)
     for e in events:
         yield (e.id, e.data, e.event_id)
 

@@ -302,7 +302,7 @@ def test_send_file_reads_in_batches_and_a_bad_row_deep_in_the_file_appends_nothi
 def test_send_refuses_an_event_id_with_a_newline(repo: FeatureRepo, tmp_path: Path) -> None:
     """A batched entry keeps its ids one per line: an id holding a newline would shift
     every id after it (and dead-letter the whole entry). Refused, nothing appended."""
-    from potluck.services.streams import send_table
+    from potluck.services.stream_files import send_table
 
     rows = events(3, seed=15)
     table = pa.Table.from_pylist([{**r, "id": f"a\nb{i}"} for i, r in enumerate(rows)])

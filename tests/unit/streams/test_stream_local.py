@@ -66,3 +66,38 @@ def test_bad_late_and_duplicate_events(repo: FeatureRepo) -> None:
 
 def test_materialize_leaves_the_processors_window_states_alone(repo: FeatureRepo) -> None:
     check_materialize_leaves_owned_states(repo)
+
+
+def test_hand_written_rows_and_a_future_event_are_dead_letters_not_a_stuck_processor(
+    repo: FeatureRepo,
+) -> None:
+    """Found by review: a row written by hand as TEXT crashed every run, an event_id that
+    is not UTF-8 made the processor retry forever (sqlite3 failed to decode it), and one
+    event dated 9999 became the watermark, so every later event was late."""
+    import time
+
+    before = offline_rows(repo).num_rows
+    good = events(4, seed=21)
+    log = open_log(repo)
+    with log._tx() as c:  # type: ignore[attr-defined]
+        sql = "INSERT INTO potluck_stream_log (source, data, event_id, at) VALUES (?, ?, ?, ?)"
+        c.execute(sql, ("txns", encode_event(good[0]).decode(), None, time.time()))  # TEXT
+        c.execute(
+            "INSERT INTO potluck_stream_log (source, data, event_id, at) "
+            "VALUES ('txns', ?, CAST(x'ff41' AS TEXT), ?)",
+            (encode_event(good[1]), time.time()),
+        )
+    future = {**good[2], "ts": "9999-12-31T00:00:00+00:00"}
+    log.append("txns", [(encode_event(future), "f-1"), (encode_event(good[3]), None)])
+    log.close()
+    proc = Processor(repo, ["txns"], StreamOptions(block_ms=10))
+    progress = proc.run(idle_exit_s=0.5)
+    letters = proc.log.dead_letters("txns", 10)
+    proc.log.close()
+    assert progress.applied == 2 and progress.dead == 2, progress
+    assert sorted(d["reason"] for d in letters) == ["future", "malformed"]
+    assert offline_rows(repo).num_rows == before + 2
+    # the watermark is not 9999: a normal event afterwards is applied, not late
+    _send(repo, events(1, seed=22))
+    again = Processor(repo, ["txns"], StreamOptions(block_ms=10)).run(idle_exit_s=0.3)
+    assert again.applied == 1 and again.late == 0

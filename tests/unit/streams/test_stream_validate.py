@@ -215,3 +215,66 @@ def test_a_forged_marker_cannot_make_a_huge_dead_letter() -> None:
     fields = dead.to_fields()
     assert len(fields[b"reason"]) <= 64 and len(fields[b"detail"]) <= 2000
     assert len(fields[b"data"]) <= 1024
+
+
+def test_poison_events_are_dead_letters_not_crashes() -> None:
+    """What a hostile or sloppy producer can write (found by review): each is one dead
+    letter, and the good event beside it is kept."""
+    poison = {
+        "deep": b"[" * 5000,  # json.loads: RecursionError
+        "deep_object": b'{"a":' * 3000 + b"1" + b"}" * 3000,
+        "bigint": _row(1, high_risk=2**63),  # beyond int64: OverflowError in Arrow
+        "inf_text": _row(2).replace(b'"country": "FR"', b'"country": 1e400'),
+        "year0": _row(3, ts="0000-01-01T00:00:00Z"),
+        "year_far": _row(4, ts="99999-01-01T00:00:00Z"),
+    }
+    entries = [Entry(f"{i}-0", data) for i, data in enumerate(poison.values())]
+    entries.append(Entry("99-0", _row(9)))
+    checked = validate(entries, SCHEMA, REQUIRED)
+    assert checked.ids == ["99-0"], [(d.id, d.reason, d.detail) for d in checked.dead]
+    assert len(checked.dead) == len(poison)
+    reasons = {name: d.reason for name, d in zip(poison, checked.dead, strict=True)}
+    assert reasons["deep"] == reasons["deep_object"] == "malformed"
+    assert {reasons[k] for k in ("bigint", "inf_text", "year0", "year_far")} == {"schema"}
+    year0 = checked.dead[list(poison).index("year0")]
+    assert "outside the years 1 to 9999" in year0.detail
+
+
+def test_raw_producer_ids_are_bounded_and_odd_bytes_do_not_fail_the_read() -> None:
+    from potluck.streams.events import MAX_EVENT_ID_CHARS, producer_id
+
+    assert producer_id(b"") is None and producer_id(None) is None
+    assert producer_id(b"tx-1") == "tx-1"
+    odd = producer_id(b"\xff\xfe")  # not UTF-8: kept recognisable, refused below
+    assert odd is not None and not odd.isprintable()
+    entries = [
+        Entry("1-0", _row(1), "x" * (MAX_EVENT_ID_CHARS + 1)),
+        Entry("2-0", _row(2), odd),
+        Entry("3-0", _row(3), "a\tb"),
+        Entry("4-0", _row(4), "ok"),
+    ]
+    batched = encode_batch([_row(5), _row(6)], ["fine", None])
+    eids = producer_id(b"fine\n\xff")
+    entries.append(Entry("5-0", batched[b"events"], eids, batched=True))
+    checked = validate(entries, SCHEMA, REQUIRED)
+    assert checked.ids == ["4-0", "5-0/0"] and checked.event_ids == ["ok", "fine"]
+    assert [(d.id, d.reason) for d in checked.dead] == [
+        ("1-0", "malformed"),
+        ("2-0", "malformed"),
+        ("3-0", "malformed"),
+        ("5-0/1", "malformed"),
+    ]
+
+
+def test_a_forged_marker_line_in_a_batched_entry_is_malformed_in_both_engines() -> None:
+    from potluck.streams import events
+    from potluck.streams.spark import _event_rows
+
+    fields = {b"events": b"\n".join([_row(0), events._REFUSED + b"late\x00forged\x00x"])}
+    local = validate([Entry("7-0", fields[b"events"], None, True)], SCHEMA, REQUIRED)
+    spark = validate([Entry(*row) for row in _event_rows("7-0", fields)], SCHEMA, REQUIRED)
+    for checked in (local, spark):
+        assert checked.ids == ["7-0/0"]
+        assert [(d.id, d.reason, d.detail) for d in checked.dead] == [
+            ("7-0/1", "malformed", "not JSON")
+        ]
