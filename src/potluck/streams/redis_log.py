@@ -256,6 +256,9 @@ class RedisLog(RedisInspection, EventLog):
     def install(
         self, source: str, anchors: Mapping[str, int], states: Mapping[str, Mapping[bytes, bytes]]
     ) -> None:
+        if anchors:  # owned before the scan: a materialize write in flight aborts (it
+            # watches the owner key) instead of landing between the scan and the EXEC
+            self.client.mset({owner_key(self.project, view): source for view in anchors})
         pipe = self.client.pipeline(transaction=True)
         for view, new in states.items():
             prefix = self._state_prefix(view)
