@@ -6,6 +6,8 @@ Keys (``B = potluck:stream:{project}:{source}``)::
     B:dead                dead letters: entry, reason, detail, data
     B:stats:{group}       counters: applied, dead, late, duplicates, last_id, ...
     B:lease:{group}:{c}   consumer c's lease ("alive" with a TTL, or "revoked")
+    B:done:{c}:{id}       set by c's commit of the batch starting at entry id (minutes;
+                          see _redis_commit.done_key); B:done:{marker} for Spark's
     B:lock                the source's lock (re-anchoring, offline flush)
     B:wm                  the watermark (sorted set, member "wm", raised with ZADD GT)
     B:eid:{event_id}      producer ids applied (TTL: the dedup window)
