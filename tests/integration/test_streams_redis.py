@@ -324,3 +324,97 @@ def test_raw_entries_with_odd_bytes_are_dead_letters_and_the_rest_is_applied(
     reasons = sorted(d["reason"] for d in log.dead_letters("txns", 10))
     log.close()
     assert reasons == ["malformed", "malformed"]
+
+
+def test_a_commit_whose_exec_reply_was_lost_is_applied_once(
+    repo: FeatureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py turns a connection lost while keys are watched into a WatchError, also
+    when the server ran the EXEC. Simulated by a pipeline that runs the batch's EXEC and
+    then raises as redis-py does: the retry must find the batch applied (its token), not
+    apply it a second time (the retry's lease check passed: the EXEC refreshed it)."""
+    import redis
+
+    execute = redis.client.Pipeline.execute
+    lost: list[int] = []
+
+    def exec_then_lose_reply(self: redis.client.Pipeline, raise_on_error: bool = True) -> list:
+        acks = any(args[0] == "XACK" for args, _ in self.command_stack)
+        result = execute(self, raise_on_error)
+        if acks and not lost:
+            lost.append(1)
+            raise redis.WatchError("A ConnectionError occurred while watching one or more keys")
+        return result
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", exec_then_lose_reply)
+    _send(repo, events(10, seed=8))
+    progress = Processor(repo, ["txns"], StreamOptions(block_ms=10, offline=False)).run(
+        idle_exit_s=0.3
+    )
+    assert lost and progress.applied == 10
+    log = open_log(repo)
+    (group,) = log.status("txns")
+    assert group.applied == 10 and group.pending == 0
+    assert sum(rows.num_rows for _, rows in log.outbox("txns")) == 10
+    log.close()
+
+
+@pytest.fixture
+def short_lease(monkeypatch: pytest.MonkeyPatch) -> int:
+    from potluck.streams import _redis_commit, redis_log
+
+    for module in (_redis_commit, redis_log):
+        monkeypatch.setattr(module, "LEASE_MS", 1_000)
+    return 1_000
+
+
+def test_an_idle_consumer_keeps_its_lease(repo: FeatureRepo, short_lease: int) -> None:
+    """Only commits refreshed the lease: a source without events for a lease's time lost
+    it, and its next event was fenced, then waited for a claim (claim_idle, 30 s). With
+    two sources, each fence renamed the processor and fenced the other source: a
+    livelock. Reading now keeps the lease alive."""
+    p = Processor(repo, ["txns"], StreamOptions(block_ms=50, offline=False))
+    p.start()
+    _send(repo, events(1, seed=6))
+    while p.progress.applied < 1:
+        p.step()
+    idle = time.monotonic()
+    while time.monotonic() - idle < 2.5 * short_lease / 1000:
+        assert p.step() == 0
+    _send(repo, events(1, seed=7))
+    sent = time.monotonic()
+    while p.progress.applied < 2 and time.monotonic() - sent < 5:
+        p.step()
+    assert p.progress.applied == 2 and p.progress.fenced == 0
+    p.close()
+
+
+def test_an_expired_lease_is_taken_back_unless_the_entries_were_claimed(
+    repo: FeatureRepo, short_lease: int
+) -> None:
+    """A stalled consumer (no read, no commit for a lease's time) takes its expired lease
+    back with its commit while its entries are still pending for it; once another
+    consumer claimed them (revoking the lease first) its commit is fenced."""
+    from potluck.streams.log import Fenced
+
+    p = Processor(repo, ["txns"], StreamOptions(block_ms=10, offline=False))
+    p.start()
+    plan = p.plans[0]
+    _send(repo, events(5, seed=9))
+    held = p.log.read("txns", "potluck", p.consumer, 50, 0, own=False)
+    time.sleep(1.5 * short_lease / 1000)  # stalled: the lease expired
+    assert p.process(plan, held).applied == 5
+    _send(repo, events(5, seed=10))
+    held = p.log.read("txns", "potluck", p.consumer, 50, 0, own=False)
+    time.sleep(1.5 * short_lease / 1000)
+    other = open_log(repo)
+    other.join("txns", "potluck", "other")
+    assert len(other.claim("txns", "potluck", "other", 0, 50)) == 5
+    with pytest.raises(Fenced):
+        p.process(plan, held)
+    other.close()
+    p.close()
+    log = open_log(repo)
+    (group,) = log.status("txns")
+    assert group.applied == 5 and group.pending == 5  # the claimed ones wait for "other"
+    log.close()

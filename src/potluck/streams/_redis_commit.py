@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from potluck.streams.redis_log import RedisLog
 
 LEASE_MS = 60_000
+DONE_MS = 5 * LEASE_MS  # a member commit's token (see done_key)
 DEDUP_TTL_MS = 24 * 3600 * 1000
 DEAD_MAXLEN = 100_000
 
@@ -63,14 +64,17 @@ def commit_once(
             for keys in (*state_keys.values(), *hash_keys.values()):
                 watched += keys
         pipe.watch(*watched)
-        holder = pipe.get(lock)
+        # the member commit's token: see done_key (one MGET with the lock and lease)
+        done = done_key(b, consumer, ids) if member is not None and ids else None
+        holder, held, *applied = pipe.mget(lock, lease, *([done] if done else []))
+        if marker is not None and held is not None:
+            return None  # applied before
+        if applied and applied[0] is not None:
+            return None  # an earlier attempt's EXEC ran, its reply was lost
         if holder is not None and _s(holder) != consumer:
             raise Locked(f"source '{source}' is locked by {_s(holder)}")
-        if marker is not None:
-            if pipe.get(marker) is not None:
-                return None  # applied before
-        elif pipe.get(lease) != b"alive":
-            raise Fenced(f"consumer {consumer}'s lease was revoked or expired")
+        if marker is None and held != b"alive" and not _retake(pipe, b, member, held):
+            raise Fenced(f"consumer {consumer}'s lease was revoked")
         states = {
             v: dict(zip(reads.windowed[v], pipe.mget(keys) if keys else [], strict=True))
             for v, keys in state_keys.items()
@@ -128,11 +132,51 @@ def commit_once(
             pipe.set(marker, 1, ex=7 * 86400)
         else:
             pipe.set(lease, "alive", px=LEASE_MS)
+            if done:
+                pipe.set(done, 1, px=DONE_MS)
         pipe.incr(version)
         pipe.execute()
         return writes
     finally:
         pipe.reset()
+
+
+def done_key(b: str, consumer: str, ids: Sequence[str]) -> str:
+    """The token a member commit sets in its transaction. redis-py turns a connection
+    lost while keys are watched into a ``WatchError`` even when the server ran the
+    ``EXEC``; the retry finds the token and applies nothing twice. A batch's first id
+    names it: a consumer acknowledges an entry once, and key partitions of one batch
+    hold disjoint ids. It only has to outlive the retry loop of one commit (after a
+    reconnect the consumer re-reads its pending entries: the applied ones are acked)."""
+    return f"{b}:done:{consumer}:{ids[0]}"
+
+
+def _retake(pipe: Any, b: str, member: tuple[str, str, Sequence[str]] | None, held: Any) -> bool:
+    """Whether a lease that is gone (expired: a stalled process, a long outage) may be
+    taken back by this commit, whose ``EXEC`` sets it again. A claimer revokes a lease
+    (``revoked``, kept 7 days) before it claims, so a revoked one is never taken back;
+    an expired one only while every id of the batch is still pending for this consumer
+    -- nobody claimed them. The lease stays watched: a claimer revoking it from now on
+    aborts the ``EXEC``. Rare (the processor refreshes its lease while idle), so the
+    per-id check costs nothing in the usual commit."""
+    if held is not None or member is None or not member[2]:
+        return False
+    group, consumer, ids = member
+    want = set(ids)
+    order = sorted(want, key=_id_key)
+    low, high = order[0], order[-1]
+    while want:
+        page = pipe.xpending_range(b, group, low, high, 1000, consumername=consumer)
+        want -= {_s(row["message_id"]) for row in page}
+        if len(page) < 1000:
+            break
+        low = "(" + _s(page[-1]["message_id"])
+    return not want
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _queue_latest(

@@ -324,3 +324,23 @@ def _row_json(rows: pa.Table, i: int) -> bytes:
         return encode_event(rows.slice(i, 1).to_pylist()[0])
     except (ValueError, OverflowError, TypeError):  # a value no Python object can hold
         return rows.slice(i, 1).to_string()[:1024].encode(errors="replace")  # Arrow's own text
+
+
+def key_partitions(
+    plan: SourcePlan, keys: dict[str, list[bytes]], most: int
+) -> list[np.ndarray] | None:
+    """Row indexes of each key partition (every row of a key in one part, rows in batch
+    order, the part holding the batch's last row last); None when one part will do."""
+    targets = plan.windowed or list(plan.targets)
+    if not targets or not keys.get(targets[0].name):
+        return None
+    target = targets[0]
+    encoded = pa.array(keys[target.name], pa.binary()).dictionary_encode()
+    count = -(-len(encoded.dictionary) // max(1, most))
+    if count <= 1:
+        return None
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False)) % count
+    last = int(codes[-1])
+    order = [p for p in range(count) if p != last] + [last]
+    parts = [np.flatnonzero(codes == p) for p in order]
+    return [p for p in parts if len(p)]

@@ -23,11 +23,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
 from potluck.errors import ConfigurationError
-from potluck.streams.apply import SourcePlan, Writes, batch_keys, compute, plan_source, to_datetime
+from potluck.streams.apply import (
+    SourcePlan,
+    Writes,
+    batch_keys,
+    compute,
+    key_partitions,
+    plan_source,
+    to_datetime,
+)
 from potluck.streams.backends import open_log
 from potluck.streams.events import MAX_EVENT_BYTES, Entry, Validated, validate
 from potluck.streams.log import DEFAULT_GROUP, EventLog, Fenced, Locked, Reads
@@ -136,7 +143,7 @@ class Processor:
         self._own = {p.source: True for p in self.plans}
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
-        self._last_claim = 0.0
+        self._last_claim: dict[str, float] = {}  # per source: one timer starved the others
         self._owner_checked: dict[str, float] = {}
         self._rate_window: list[tuple[float, int]] = []
 
@@ -223,8 +230,8 @@ class Processor:
             if entries:
                 return entries
             self._own[source] = False
-        if time.monotonic() - self._last_claim > min(5.0, o.claim_idle_ms / 2000):
-            self._last_claim = time.monotonic()
+        if time.monotonic() - self._last_claim.get(source, 0.0) > min(5.0, o.claim_idle_ms / 2000):
+            self._last_claim[source] = time.monotonic()
             entries = self.log.claim(source, o.group, self.consumer, o.claim_idle_ms, o.batch)
             if entries:
                 self.progress.claimed += len(entries)
@@ -249,7 +256,9 @@ class Processor:
         keys = batch_keys(plan, rows) if rows.num_rows else {t.name: [] for t in plan.targets}
         good = set(checked.ids)
         rest = [e.id for e in entries if e.id not in good]  # dead letters: acked with a part
-        parts = None if any(e.batched for e in entries) else _partitions(plan, keys, o.commit_keys)
+        parts = (
+            None if any(e.batched for e in entries) else key_partitions(plan, keys, o.commit_keys)
+        )
         if parts is None:
             return self._commit(plan, [e.id for e in entries], rows, checked, keys, checked.dead)
         total = Writes(rows=rows.schema.empty_table())
@@ -323,8 +332,7 @@ class Processor:
                 writes = self.process(plan, entries)
             except Fenced:
                 self.progress.fenced += 1
-                self.consumer = self._new_name()  # rejoin; the entries go to a claimer
-                self.log.join(plan.source, self.options.group, self.consumer)
+                self._rename()
                 continue
             except _errors():
                 self.progress.reconnects += 1
@@ -340,6 +348,14 @@ class Processor:
             p.batches += 1
         self._rate(handled)
         return handled
+
+    def _rename(self) -> None:
+        """Rejoin under a new name after a fence; the old name's entries go to a claimer.
+        Every source: the new name had no lease (Redis) or consumer row (SQLite) on the
+        others, whose next commit was fenced in turn, renaming again -- forever."""
+        self.consumer = self._new_name()
+        for plan in self.plans:
+            self.log.join(plan.source, self.options.group, self.consumer)
 
     def _rate(self, handled: int) -> None:
         now = time.monotonic()
@@ -393,23 +409,3 @@ class Processor:
             pass
         if on_progress is not None:
             on_progress(self.progress)
-
-
-def _partitions(
-    plan: SourcePlan, keys: dict[str, list[bytes]], most: int
-) -> list[np.ndarray] | None:
-    """Row indexes of each key partition (every row of a key in one part, rows in batch
-    order, the part holding the batch's last row last); None when one part will do."""
-    targets = plan.windowed or list(plan.targets)
-    if not targets or not keys.get(targets[0].name):
-        return None
-    target = targets[0]
-    encoded = pa.array(keys[target.name], pa.binary()).dictionary_encode()
-    count = -(-len(encoded.dictionary) // max(1, most))
-    if count <= 1:
-        return None
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False)) % count
-    last = int(codes[-1])
-    order = [p for p in range(count) if p != last] + [last]
-    parts = [np.flatnonzero(codes == p) for p in order]
-    return [p for p in parts if len(p)]

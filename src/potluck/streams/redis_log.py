@@ -6,6 +6,8 @@ Keys (``B = potluck:stream:{project}:{source}``)::
     B:dead                dead letters: entry, reason, detail, data
     B:stats:{group}       counters: applied, dead, late, duplicates, last_id, ...
     B:lease:{group}:{c}   consumer c's lease ("alive" with a TTL, or "revoked")
+    B:done:{c}:{id}       set by c's commit of the batch starting at entry id (minutes;
+                          see _redis_commit.done_key); B:done:{marker} for Spark's
     B:lock                the source's lock (re-anchoring, offline flush)
     B:wm                  the watermark (sorted set, member "wm", raised with ZADD GT)
     B:eid:{event_id}      producer ids applied (TTL: the dedup window)
@@ -35,7 +37,7 @@ from feast.repo_config import RepoConfig
 
 from potluck.online.window_states import owner_key
 from potluck.streams._redis_commit import LEASE_MS, commit_once
-from potluck.streams.apply import Writes
+from potluck.streams.apply import Snapshot, Writes
 from potluck.streams.events import Entry, encode_batch, producer_id
 from potluck.streams.log import Compute, EventLog, Locked, Reads, from_ipc
 from potluck.streams.redis_status import RedisInspection, _s
@@ -44,6 +46,11 @@ __all__ = ["RedisLog"]
 
 _HGET_MANY = (
     "local o = {} for i, k in ipairs(KEYS) do o[i] = redis.call('HGET', k, ARGV[1]) end return o"
+)
+# Extends a lease that is still "alive"; never revives a revoked or expired one.
+_KEEP_ALIVE = (
+    "if redis.call('GET', KEYS[1]) == 'alive' then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return 0"
 )
 CLAIM_MARGIN_MS = 5_000
 
@@ -83,6 +90,7 @@ class RedisLog(RedisInspection, EventLog):
         self._hget_sha = ""
         # XREADGROUP's replies unparsed: redis-py makes a dict per entry, then so did we
         self._raw: Any = None
+        self._kept_alive: dict[str, float] = {}  # lease key -> when last extended
 
     @classmethod
     def connect(cls, host: str, port: int, db: int, project: str) -> RedisLog:
@@ -123,11 +131,24 @@ class RedisLog(RedisInspection, EventLog):
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-        self.client.set(f"{self._b(source)}:lease:{group}:{consumer}", "alive", px=LEASE_MS)
+        lease = f"{self._b(source)}:lease:{group}:{consumer}"
+        self.client.set(lease, "alive", px=LEASE_MS)
+        self._kept_alive[lease] = time.monotonic()
+
+    def _keep_alive(self, source: str, group: str, consumer: str) -> None:
+        """A commit extends its consumer's lease; so does reading, at most every third of
+        the lease: a source without events for a minute kept its consumer but not its
+        lease, and its next commit was fenced (the entries waited for a claim)."""
+        lease = f"{self._b(source)}:lease:{group}:{consumer}"
+        now = time.monotonic()
+        if now - self._kept_alive.get(lease, 0.0) >= LEASE_MS / 3000:
+            self._kept_alive[lease] = now
+            self.client.eval(_KEEP_ALIVE, 1, lease, LEASE_MS)
 
     def read(
         self, source: str, group: str, consumer: str, count: int, block_ms: int, own: bool
     ) -> list[Entry]:
+        self._keep_alive(source, group, consumer)
         if self._raw is None:
             import redis
 
@@ -191,13 +212,19 @@ class RedisLog(RedisInspection, EventLog):
     ) -> Writes:
         import redis
 
+        computed: list[Writes] = []
+
+        def kept(snapshot: Snapshot) -> Writes:
+            computed[:] = [compute(snapshot)]
+            return computed[0]
+
         while True:
             try:
-                writes = commit_once(self, source, reads, compute, (group, consumer, ids), None)
-                assert writes is not None
-                return writes
+                writes = commit_once(self, source, reads, kept, (group, consumer, ids), None)
             except redis.WatchError:
-                continue
+                continue  # overtaken by another commit, or the reply of EXEC was lost
+            # None: the last attempt's EXEC ran but its reply was lost (its token is set)
+            return writes if writes is not None else (computed[0] if computed else Writes())
 
     def commit_marked(
         self, source: str, marker: str, reads: Reads, compute: Compute
