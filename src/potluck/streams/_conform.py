@@ -46,7 +46,8 @@ def _check_times(table: pa.Table) -> None:
 
     for field in table.schema:
         if pa.types.is_timestamp(field.type) and table.num_rows:
-            column = pc.cast(table[field.name], pa.timestamp("us", tz="UTC")).cast(pa.int64())
-            low, high = pc.min(column).as_py(), pc.max(column).as_py()
+            column = table[field.name].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            bounds = pc.min_max(column)
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
             if low is not None and (low < _MIN_US or high > _MAX_US):
                 raise ConformError([f"'{field.name}' is outside the years 1 to 9999"])

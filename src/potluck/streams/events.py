@@ -218,14 +218,21 @@ def validate(
 
     dead: list[DeadLetter] = []
     events: list[Entry] = []  # one per event: batched entries expanded
-    for entry in entries:
-        if entry.batched:
-            _expand(entry, events, dead)
-        elif entry.data.startswith(_REFUSED):
-            dead.append(_refused(entry))
-        else:
-            events.append(entry)
-    fit = [e for e in events if len(e.data) <= max_bytes and _id_fits(e.event_id)]
+    if any(e.batched or e.data[:1] == b"\x00" for e in entries):
+        for entry in entries:
+            if entry.batched:
+                _expand(entry, events, dead)
+            elif entry.data.startswith(_REFUSED):
+                dead.append(_refused(entry))
+            else:
+                events.append(entry)
+    else:  # the usual batch of plain events: no per-entry branching
+        events = list(entries)
+    fit = [
+        e
+        for e in events
+        if len(e.data) <= max_bytes and (e.event_id is None or _id_fits(e.event_id))
+    ]
     if len(fit) < len(events):
         for entry in events:
             if len(entry.data) > max_bytes:
