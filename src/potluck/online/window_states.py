@@ -25,7 +25,7 @@ from potluck.errors import ConfigurationError, SourceError, StatesOwnedError
 if TYPE_CHECKING:
     from feast.repo_config import RepoConfig
 
-__all__ = ["OWNERS_DDL", "WindowStateStore", "open_state_store", "owner_key"]
+__all__ = ["OWNERS_DDL", "WindowStateStore", "open_state_store", "owner_key", "state_prefix"]
 
 _TABLE = "potluck_window_states"
 _OWNERS = "potluck_window_owners"
@@ -33,6 +33,11 @@ OWNERS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {_OWNERS} (project TEXT NOT NULL, view TEXT NOT NULL, "
     "owner TEXT NOT NULL, PRIMARY KEY (project, view)) WITHOUT ROWID"
 )
+
+
+def state_prefix(project: str, view: str) -> bytes:
+    """The Redis key prefix of ``view``'s states (the entity key follows)."""
+    return f"potluck:win:{project}:{view}:".encode()
 
 
 def owner_key(project: str, view: str) -> bytes:
@@ -62,9 +67,6 @@ class WindowStateStore:
 
             self._client: Any = redis_client(config)
 
-    def _prefix(self, view: str) -> bytes:
-        return f"potluck:win:{self.project}:{view}:".encode()
-
     def write(self, view: str, states: Mapping[bytes, bytes]) -> int:
         """Upsert ``entity key -> state``; returns how many. Refused whole with
         :class:`StatesOwnedError` when a stream processor owns the view's states: the
@@ -90,12 +92,9 @@ class WindowStateStore:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")  # the owner cannot change before COMMIT
             try:
-                owner = self._conn.execute(
-                    f"SELECT owner FROM {_OWNERS} WHERE project = ? AND view = ?",
-                    (self.project, view),
-                ).fetchone()
+                owner = self._sqlite_owner(view)
                 if owner is not None:
-                    raise StatesOwnedError(view, str(owner[0]))
+                    raise StatesOwnedError(view, owner)
                 self._conn.executemany(f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?)", rows)
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -105,7 +104,7 @@ class WindowStateStore:
     def _write_redis(self, view: str, states: Mapping[bytes, bytes]) -> None:
         import redis
 
-        prefix, owned = self._prefix(view), owner_key(self.project, view)
+        prefix, owned = state_prefix(self.project, view), owner_key(self.project, view)
         while True:
             with self._client.pipeline(transaction=True) as pipe:
                 try:
@@ -140,7 +139,7 @@ class WindowStateStore:
 
             # packed by hand on one pooled connection, as the latest-value reader does:
             # redis-py's command machinery cost more than the round trip for one key
-            prefix = self._prefix(view)
+            prefix = state_prefix(self.project, view)
             args = [b"MGET", *(prefix + k for k in keys)]
             payload = b"*%d\r\n" % len(args) + b"".join(
                 b"$%d\r\n%s\r\n" % (len(a), a) for a in args
@@ -159,17 +158,19 @@ class WindowStateStore:
         try:
             if self.kind == "sqlite":
                 with self._lock:
-                    row = self._conn.execute(
-                        f"SELECT owner FROM {_OWNERS} WHERE project = ? AND view = ?",
-                        (self.project, view),
-                    ).fetchone()
-                return None if row is None else str(row[0])
+                    return self._sqlite_owner(view)
             raw = self._client.get(owner_key(self.project, view))
             return None if raw is None else bytes(raw).decode()
         except Exception as exc:
             raise SourceError(
                 view, f"{self.kind} online store", f"{type(exc).__name__}: {exc}"
             ) from None
+
+    def _sqlite_owner(self, view: str) -> str | None:  # the caller holds self._lock
+        row = self._conn.execute(
+            f"SELECT owner FROM {_OWNERS} WHERE project = ? AND view = ?", (self.project, view)
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def release(self, views: Sequence[str]) -> None:
         """Forget the owner of ``views``: batch materialization writes them again."""

@@ -138,21 +138,17 @@ def stream_status(repo: FeatureRepo, sources: Sequence[str] | None = None) -> li
 
 def _owned_views(repo: FeatureRepo, source: str) -> list[str]:
     """The windowed views over ``source`` whose states its processor owns."""
-    from potluck.offline.pull import potluck_source
-    from potluck.online._windows import windowed_views
     from potluck.online.stores import store_kind
     from potluck.online.window_states import open_state_store
+    from potluck.streams.offline import owned_views
+    from potluck.streams.processor import stream_plans
 
     if store_kind(repo.config) is None:
         return []
-    views = [
-        name
-        for name, view in windowed_views(repo, None).items()
-        if potluck_source(view).source == source
-    ]
+    (plan,) = stream_plans(repo, [source])
     store = open_state_store(repo.config)
     try:
-        return sorted(v for v in views if store.owner(v) == source)
+        return sorted(owned_views(store, plan))
     finally:
         store.close()
 

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["Snapshot", "SourcePlan", "Target", "Writes", "compute", "plan_source"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Events further ahead of the processor's clock are `future` dead letters (both engines):
+# a mistyped year would otherwise become the watermark and make every later event late.
+MAX_AHEAD = timedelta(days=1)
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,11 @@ if TYPE_CHECKING:
     from feast.repo_config import RepoConfig
 
     from potluck.connectors import Connector
+    from potluck.online.window_states import WindowStateStore
     from potluck.settings import Settings
     from potluck.streams.log import EventLog
 
-__all__ = ["flush", "rebuild", "release", "states_owned"]
+__all__ = ["flush", "owned_views", "rebuild", "release"]
 
 # Lock lifetimes: a holder killed mid-flush or mid-rebuild blocks the others this long.
 FLUSH_LOCK_S = 20.0
@@ -168,17 +169,9 @@ def rebuild(log: EventLog, settings: Settings, plan: SourcePlan, owner: str, at:
     return sum(len(s) for s in states.values())
 
 
-def states_owned(config: RepoConfig, plan: SourcePlan) -> bool:
-    """Whether ``plan``'s source owns every windowed view's states (none: trivially)."""
-    from potluck.online.window_states import open_state_store
-
-    if not plan.windowed:
-        return True
-    store = open_state_store(config)
-    try:
-        return all(store.owner(t.name) == plan.source for t in plan.windowed)
-    finally:
-        store.close()
+def owned_views(store: WindowStateStore, plan: SourcePlan) -> list[str]:
+    """The windowed views of ``plan`` whose states its source's processor owns."""
+    return [t.name for t in plan.windowed if store.owner(t.name) == plan.source]
 
 
 def release(log: EventLog, settings: Settings, config: RepoConfig, plan: SourcePlan) -> list[str]:

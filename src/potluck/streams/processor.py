@@ -19,8 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -36,64 +35,21 @@ from potluck.streams.apply import (
     to_datetime,
 )
 from potluck.streams.backends import open_log
-from potluck.streams.events import MAX_EVENT_BYTES, Entry, Validated, validate
-from potluck.streams.log import DEFAULT_GROUP, EventLog, Fenced, Locked, Reads
-from potluck.streams.offline import flush, rebuild, states_owned
+from potluck.streams.events import Entry, Validated, validate
+from potluck.streams.log import EventLog, Fenced, Locked, Reads
+from potluck.streams.offline import flush, owned_views, rebuild
+from potluck.streams.options import Progress, StreamOptions
 
 if TYPE_CHECKING:
     from potluck.features.repo import FeatureRepo
+    from potluck.online.window_states import WindowStateStore
 
-__all__ = ["Processor", "StreamOptions", "stream_plans"]
+__all__ = ["Processor", "Progress", "StreamOptions", "stream_plans"]
 
 _FROZEN = False  # gc.freeze() done (see Processor.start)
 
 
 OWNER_CHECK_S = 5.0  # how soon a running processor takes back states released under it
-
-
-@dataclass
-class StreamOptions:
-    group: str = DEFAULT_GROUP
-    consumer: str | None = None
-    # Entries per read: a batch's commit costs about the same for 2,000 keys whatever
-    # its event count, so a backlog goes fastest in big batches; a live stream's batches
-    # are what arrived since the last one.
-    batch: int = 20_000
-    block_ms: int = 100
-    claim_idle_ms: int = 30_000
-    lateness: timedelta = timedelta(hours=1)
-    # events further ahead of the clock are dead-lettered (`future`): a mistyped year
-    # would otherwise become the watermark and make every later event late
-    max_ahead: timedelta = timedelta(days=1)
-    flush_every_s: float = 2.0
-    max_bytes: int = MAX_EVENT_BYTES
-    offline: bool = True
-    retention: timedelta = timedelta(days=1)  # acknowledged entries kept this long
-    # The processor's "now" for re-anchoring window states. A live stream uses the wall
-    # clock; a replay of past events passes its own clock (the replayed time), so the
-    # states stay anchored where the replayed events' reads happen.
-    clock: Callable[[], datetime] | None = None
-    # Keys per commit: a batch with more is committed in key partitions. It was 500 while
-    # a Redis commit watched every key (Redis 7.0's WATCH costs O(watched keys^2)); a
-    # commit now watches three keys (see streams._redis_commit), so a batch commits
-    # whole: one transaction, one round of reads and writes per batch.
-    commit_keys: int = 100_000
-
-
-@dataclass
-class Progress:
-    applied: int = 0
-    dead: int = 0
-    late: int = 0
-    duplicates: int = 0
-    batches: int = 0
-    claimed: int = 0
-    reconnects: int = 0
-    fenced: int = 0
-    flushed: int = 0
-    rebuilds: int = 0
-    lag: dict[str, int | None] = field(default_factory=dict)
-    events_per_s: float = 0.0
 
 
 def stream_plans(repo: FeatureRepo, sources: Sequence[str] | None) -> list[SourcePlan]:
@@ -145,6 +101,7 @@ class Processor:
         self._flusher: threading.Thread | None = None
         self._last_claim: dict[str, float] = {}  # per source: one timer starved the others
         self._owner_checked: dict[str, float] = {}
+        self._states: WindowStateStore | None = None  # opened at the first owner check
         self._rate_window: list[tuple[float, int]] = []
 
     @staticmethod
@@ -182,6 +139,12 @@ class Processor:
     def close(self) -> None:
         self.stop()
         self.log.close()
+        if self._states is not None:
+            self._states.close()
+
+    def _now(self) -> datetime:
+        """The processor's clock (a replay's, or the wall clock)."""
+        return self.options.clock() if self.options.clock else datetime.now(UTC)
 
     def flush(self) -> int:
         total = 0
@@ -211,9 +174,13 @@ class Processor:
             # released while running (`potluck stream release`): re-anchor and own again,
             # or a materialization could replace states this processor commits to
             self._owner_checked[plan.source] = time.monotonic()
-            force = force or not states_owned(self.repo.config, plan)
+            if self._states is None:
+                from potluck.online.window_states import open_state_store
+
+                self._states = open_state_store(self.repo.config)
+            force = force or len(owned_views(self._states, plan)) < len(windowed)
         anchors = self.log.anchors(plan.source)
-        now = self.options.clock() if self.options.clock else datetime.now(UTC)
+        now = self._now()
         due = force or any(
             t.name not in anchors or now > to_datetime(anchors[t.name]) + t.horizon / 2
             for t in windowed
@@ -304,7 +271,7 @@ class Processor:
             event_ids=list(dict.fromkeys(e for e in checked.event_ids if e is not None)),
         )
 
-        now = o.clock() if o.clock else datetime.now(UTC)
+        now = self._now()
 
         def work(snapshot: Any) -> Writes:
             writes = compute(

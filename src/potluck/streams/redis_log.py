@@ -35,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 from feast.repo_config import RepoConfig
 
-from potluck.online.window_states import owner_key
+from potluck.online.window_states import owner_key, state_prefix
 from potluck.streams._redis_commit import LEASE_MS, commit_once
 from potluck.streams.apply import Snapshot, Writes
 from potluck.streams.events import Entry, encode_batch, producer_id
@@ -103,7 +103,7 @@ class RedisLog(RedisInspection, EventLog):
         return f"potluck:stream:{self.project}:{source}"
 
     def _state_prefix(self, view: str) -> bytes:
-        return f"potluck:win:{self.project}:{view}:".encode()
+        return state_prefix(self.project, view)
 
     # ------------------------------------------------------------------ producers
     def append(self, source: str, events: Sequence[tuple[bytes, str | None]]) -> list[str]:
@@ -297,8 +297,6 @@ class RedisLog(RedisInspection, EventLog):
                 pipe.mset({prefix + k: s for k, s in new.items()})
         if anchors:
             pipe.hset(f"{self._b(source)}:anchors", mapping=dict(anchors))
-        for view in anchors:  # the processor owns them now (see online.window_states)
-            pipe.set(owner_key(self.project, view), source)
         pipe.incr(f"{self._b(source)}:version")  # a commit that read the old states aborts
         pipe.execute()
 

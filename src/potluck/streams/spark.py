@@ -31,7 +31,6 @@ __all__ = ["SinkConfig", "fold_batch", "redis_stream_source", "run_query"]
 
 SCHEMA = "id string, data binary, event_id string"
 _MAX_SEQ = "18446744073709551615"
-MAX_AHEAD_S = 86_400.0  # events further ahead of the clock: `future` (StreamOptions.max_ahead)
 
 
 def _ms(entry_id: str) -> int:
@@ -134,7 +133,7 @@ def _fold_partition(plan_blob: bytes, config: SinkConfig, batch_id: int) -> Any:
         import pyarrow as pa
         from pyspark import TaskContext
 
-        from potluck.streams.apply import batch_keys, compute
+        from potluck.streams.apply import MAX_AHEAD, batch_keys, compute
         from potluck.streams.events import Entry, validate
         from potluck.streams.log import Reads
         from potluck.streams.redis_log import RedisLog
@@ -166,7 +165,7 @@ def _fold_partition(plan_blob: bytes, config: SinkConfig, batch_id: int) -> Any:
                     keys,
                     snapshot,
                     timedelta(seconds=config.lateness_s),
-                    datetime.now(UTC) + timedelta(seconds=MAX_AHEAD_S),
+                    datetime.now(UTC) + MAX_AHEAD,
                 )
                 writes.dead = [*checked.dead, *writes.dead]
                 return writes
@@ -264,8 +263,9 @@ def stream_on_spark(
 
     from potluck.errors import ConfigurationError
     from potluck.online.stores import store_kind
+    from potluck.online.window_states import open_state_store
     from potluck.streams.backends import open_log
-    from potluck.streams.offline import flush, rebuild, states_owned
+    from potluck.streams.offline import flush, owned_views, rebuild
     from potluck.streams.processor import stream_plans
 
     if store_kind(repo.config) != "redis":
@@ -274,12 +274,13 @@ def stream_on_spark(
         )
     redis = repo.settings.redis
     log = open_log(repo)
+    states = open_state_store(repo.config)
     out = {}
     try:
         for plan in stream_plans(repo, sources):
             anchors = log.anchors(plan.source)
             now = datetime.now(UTC).replace(microsecond=0)
-            owned = states_owned(repo.config, plan)
+            owned = len(owned_views(states, plan)) == len(plan.windowed)
             if not owned or any(t.name not in anchors for t in plan.windowed):
                 rebuild(log, repo.settings, plan, query, now)
             config = SinkConfig(
@@ -296,6 +297,7 @@ def stream_on_spark(
             out[plan.source] = flush(log, repo.settings, plan, query)
     finally:
         log.close()
+        states.close()
     return out
 
 
